@@ -1,0 +1,13 @@
+// Sub-command registration for the `encore` binary.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace encore::cli {
+
+// The embedded demo model, used when --model is not given (ENCORE_MODEL overrides).
+std::string default_model_dir();
+
+void add_tokenize_command(CLI::App& app);
+
+}  // namespace encore::cli

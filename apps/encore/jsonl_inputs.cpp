@@ -1,0 +1,60 @@
+#include "jsonl_inputs.hpp"
+
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/utf8.hpp"
+#include "encore/error.hpp"
+
+namespace encore::cli {
+
+void check_utf8(const std::string& text, const std::string& what) {
+  const std::size_t bad = utf8::find_invalid(text);
+  if (bad != std::string::npos)
+    throw InputError(what + ": invalid UTF-8 at byte offset " + std::to_string(bad));
+}
+
+std::vector<TextInput> read_jsonl_inputs(const std::string& path, const std::string& text_field,
+                                         const std::string& pair_field) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path, std::ios::binary);
+    if (!file) throw InputError("cannot open input file '" + path + "'");
+    in = &file;
+  }
+  std::vector<TextInput> rows;
+  std::string line;
+  std::size_t number = 0;
+  while (std::getline(*in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(number);
+    check_utf8(line, where);
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw InputError(where + ": malformed JSON line (byte " + std::to_string(e.byte) + ")");
+    }
+    if (!j.is_object()) throw InputError(where + ": each line must be a JSON object");
+    auto t = j.find(text_field);
+    if (t == j.end() || !t->is_string())
+      throw InputError(where + ": missing string field \"" + text_field + "\"");
+    TextInput row{t->get<std::string>(), std::nullopt};
+    auto p = j.find(pair_field);
+    if (p != j.end() && !p->is_null()) {
+      if (!p->is_string())
+        throw InputError(where + ": field \"" + pair_field + "\" must be a string");
+      row.pair = p->get<std::string>();
+    }
+    rows.push_back(std::move(row));
+  }
+  if (in->bad()) throw InputError("cannot read input file '" + path + "'");
+  return rows;
+}
+
+}  // namespace encore::cli

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs encore's build and test dependencies from Debian 12 packages (idempotent:
+# apt-get runs only when something is missing). Needs root, or sudo.
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config
+  nlohmann-json3-dev libicu-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=()
+  [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+  echo "install_deps.sh: installing ${missing[*]}"
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

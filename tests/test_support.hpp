@@ -1,0 +1,77 @@
+// Shared helpers for the test suite.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace encore::test {
+
+inline std::filesystem::path shared_dir() { return ENCORE_SHARED_DIR; }
+inline std::filesystem::path data_dir() { return ENCORE_TEST_DATA_DIR; }
+
+inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  if (!in) throw std::runtime_error("cannot open " + p.string());
+  std::vector<nlohmann::json> rows;
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
+inline std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A fresh, empty directory under the system temp dir.
+inline std::filesystem::path temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("encore_test_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+inline void write_file(const std::filesystem::path& p, const std::string& content) {
+  std::ofstream out(p, std::ios::binary);
+  out << content;
+}
+
+struct CliResult {
+  int exit_code;
+  std::string out, err;
+};
+
+// Runs the encore binary with `args` (already shell-quoted) and captures its output.
+inline CliResult run_cli(const std::string& args, const std::string& stdin_file = "") {
+  static int counter = 0;
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string tag = std::to_string(::getpid()) + "_" + std::to_string(counter++);
+  const auto out = dir / ("encore_cli_out_" + tag), err = dir / ("encore_cli_err_" + tag);
+  std::string cmd = std::string(ENCORE_CLI_PATH) + " " + args + " >" + out.string() + " 2>" +
+                    err.string();
+  if (!stdin_file.empty()) cmd += " <" + stdin_file;
+  const int status = std::system(cmd.c_str());
+  CliResult r{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(out),
+              slurp(err)};
+  std::filesystem::remove(out);
+  std::filesystem::remove(err);
+  return r;
+}
+
+inline std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+}  // namespace encore::test
