@@ -22,6 +22,7 @@ enum Flag : std::uint16_t {
   kCompatDecomp = 1u << 8,   // NFKD changes the character
   kCombining = 1u << 9,      // canonical combining class != 0
   kComposes = 1u << 10,      // may take part in canonical composition (NFC may change it)
+  kCombiningMark = 1u << 11, // general category M*, as the normalization crate knows it
 };
 
 // Flags of code point `c` (0..0x10FFFF).

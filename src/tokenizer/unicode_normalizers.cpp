@@ -15,7 +15,7 @@ int consumed(const Edit& e) { return e.change > 0 ? 0 : 1 - e.change; }
 void decompose(const std::u32string& chars, bool compat, std::vector<Edit>& edits) {
   std::u32string buf;
   for (char32_t c : chars) {
-    if (c < 0xC0 || !unicode::has(c, compat ? unicode::kCompatDecomp : unicode::kCanonicalDecomp)) {
+    if (c < 0xA0 || !unicode::has(c, compat ? unicode::kCompatDecomp : unicode::kCanonicalDecomp)) {
       edits.push_back({c, 0});
       continue;
     }
@@ -75,8 +75,9 @@ bool all_below(const std::u32string& s, char32_t limit) {
 }  // namespace
 
 void apply_unicode_form(NormalizedString& s, UnicodeForm form) {
-  if (all_below(s.chars(), 0xC0)) return;  // Latin-1 below U+00C0 is invariant in all forms
   const bool compat = form == UnicodeForm::NFKD || form == UnicodeForm::NFKC;
+  // Nothing below U+00A0 (U+00C0 for canonical forms) changes under normalization.
+  if (all_below(s.chars(), compat ? 0xA0 : 0xC0)) return;
   std::vector<Edit> edits;
   edits.reserve(s.size() + 8);
   decompose(s.chars(), compat, edits);
@@ -111,8 +112,10 @@ void UnicodeNormalizer::normalize(NormalizedString& s) const { apply_unicode_for
 
 void LowercaseNormalizer::normalize(NormalizedString& s) const { apply_lowercase(s); }
 
+// Hugging Face's StripAccents drops every combining mark (M*), unlike BertNormalizer's
+// accent stripping, which drops nonspacing marks (Mn) only.
 void StripAccentsNormalizer::normalize(NormalizedString& s) const {
-  remove_nonspacing_marks(s);
+  s.filter([](char32_t c) { return c < 0x300 || !unicode::has(c, unicode::kCombiningMark); });
 }
 
 }  // namespace encore::tok
