@@ -5,6 +5,7 @@
 #include <unicode/unorm2.h>
 #include <unicode/utf16.h>
 
+#include <atomic>
 #include <memory>
 #include <utility>
 #include <mutex>
@@ -103,7 +104,6 @@ bool unicode16_word(char32_t c) {
 }
 
 struct Tables {
-  std::vector<std::uint16_t> flags;
   const UNormalizer2* nfd = nullptr;
   const UNormalizer2* nfkd = nullptr;
   const UNormalizer2* nfc = nullptr;
@@ -171,18 +171,38 @@ const Tables& tables() {
     t->nfd = unorm2_getNFDInstance(&err);
     t->nfkd = unorm2_getNFKDInstance(&err);
     t->nfc = unorm2_getNFCInstance(&err);
-    t->flags.resize(kMaxCodePoint + 1);
-    for (char32_t c = 0; c <= kMaxCodePoint; ++c) t->flags[c] = compute_flags(c, *t);
     return t;
   }();
   return *instance;
 }
 
+// Flags are computed per block of 256 code points on first use, so a process that only
+// sees ASCII and a few scripts never pays for the whole table.
+constexpr std::size_t kBlockBits = 8, kBlockSize = 1u << kBlockBits;
+constexpr std::size_t kBlocks = (kMaxCodePoint + 1) >> kBlockBits;
+std::atomic<const std::uint16_t*> g_blocks[kBlocks];
+
+const std::uint16_t* load_block(std::size_t b) {
+  auto* block = new std::uint16_t[kBlockSize];
+  const auto& t = tables();
+  for (std::size_t i = 0; i < kBlockSize; ++i)
+    block[i] = compute_flags(static_cast<char32_t>((b << kBlockBits) | i), t);
+  const std::uint16_t* expected = nullptr;
+  if (!g_blocks[b].compare_exchange_strong(expected, block, std::memory_order_acq_rel)) {
+    delete[] block;  // another thread won the race
+    return expected;
+  }
+  return block;
+}
+
 }  // namespace
 
 std::uint16_t flags(char32_t c) {
-  static const std::uint16_t* table = tables().flags.data();
-  return c <= kMaxCodePoint ? table[c] : 0;
+  if (c > kMaxCodePoint) return 0;
+  const std::size_t b = c >> kBlockBits;
+  const std::uint16_t* block = g_blocks[b].load(std::memory_order_acquire);
+  if (!block) block = load_block(b);
+  return block[c & (kBlockSize - 1)];
 }
 
 void append_lowercase(char32_t c, std::u32string& out) {
