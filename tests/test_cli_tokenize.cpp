@@ -128,6 +128,9 @@ TEST(CliTokenize, BadInputsFailCleanly) {
 
   r = run_cli("tokenize" + model + "--max-length 0 x");
   EXPECT_NE(r.exit_code, 0);
+  r = run_cli("tokenize" + model + "--max-length 2 x --pair y");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, "--max-length 2 cannot hold the 3 special tokens");
   std::filesystem::remove_all(dir);
 }
 

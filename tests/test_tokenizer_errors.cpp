@@ -141,8 +141,8 @@ TEST(TokenizerErrors, InvalidUtf8InTextReportsByteOffset) {
 TEST(TokenizerErrors, ImpossibleTruncation) {
   const auto tok = Tokenizer::from_file(test::shared_dir() / "vocab/bert-base-uncased/tokenizer.json");
   EncodeOptions o;
-  o.truncation = Truncation{1};
-  EXPECT_THROW(tok.encode("hello world", o), InputError);
+  o.truncation = Truncation{1};  // below the 2 special tokens: HF leaves the text whole
+  EXPECT_EQ(tok.encode("hello world", o).size(), 4u);
   o.truncation = Truncation{4, TruncationStrategy::OnlySecond};
   EXPECT_THROW(tok.encode("hello world again and again", o), InputError);
   o.truncation = Truncation{3};

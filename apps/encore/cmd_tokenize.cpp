@@ -50,6 +50,18 @@ void run_tokenize(const TokenizeArgs& a, bool has_text, bool has_pair) {
     rows = read_jsonl_inputs(a.input);
   }
 
+  // Hugging Face silently skips truncation below the special-token count; a CLI user asking
+  // for such a length gets told instead.
+  if (options.truncation && options.add_special_tokens) {
+    for (const auto& r : rows) {
+      const std::size_t special = bundle.tokenizer.num_special_tokens_to_add(r.pair.has_value());
+      if (options.truncation->max_length < special)
+        throw InputError("--max-length " + std::to_string(options.truncation->max_length) +
+                         " cannot hold the " + std::to_string(special) +
+                         " special tokens this input needs");
+    }
+  }
+
   std::string out;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const TextInput& r = rows[i];

@@ -27,6 +27,10 @@ nlohmann::json parse_json(std::string_view text, const std::string& source) {
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(source + ": malformed JSON at byte " + std::to_string(e.byte) + ": " +
                 std::string(e.what()).substr(std::string(e.what()).find(':') + 1));
+  } catch (const nlohmann::json::exception& e) {
+    // parse() also throws out_of_range (406) for numbers that overflow a double ("1e999").
+    const std::string what = e.what();
+    throw Error(source + ": malformed JSON: " + what.substr(what.find("] ") + 2));
   }
 }
 

@@ -30,8 +30,9 @@ void BertNormalizer::normalize(NormalizedString& s) const {
       edits.reserve(s.size() + 16);
       for (char32_t c : s.chars()) {
         if (c >= 0x3400 && unicode::has(c, unicode::kChinese)) {
-          edits.push_back({U' ', 1});
-          edits.push_back({c, 0});
+          // The padding spaces take the ideograph's own alignment, as in HF 0.22.
+          edits.push_back({U' ', 0});
+          edits.push_back({c, 1});
           edits.push_back({U' ', 1});
         } else {
           edits.push_back({c, 0});

@@ -93,55 +93,60 @@ Encoding Tokenizer::Impl::encode_sequence(const std::u32string& text, std::int32
   return enc;
 }
 
+namespace {
+
+// Hugging Face's truncate_encodings, with `max_len` already net of the special tokens.
+void truncate_pair(Encoding& a, std::optional<Encoding>& b, const Truncation& t,
+                   std::size_t max_len) {
+  const bool left = t.direction == TruncationDirection::Left;
+  const std::size_t total = a.size() + (b ? b->size() : 0);
+  if (max_len == 0) {
+    a.truncate(0, left);
+    if (b) b->truncate(0, left);
+    return;
+  }
+  if (total <= max_len) return;
+  const std::size_t to_remove = total - max_len;
+  if (t.strategy == TruncationStrategy::LongestFirst) {
+    if (!b) {
+      a.truncate(max_len, left);
+      return;
+    }
+    std::size_t n1 = a.size(), n2 = b->size();
+    const bool swap = n1 > n2;
+    if (swap) std::swap(n1, n2);
+    n2 = n1 > max_len ? n1 : std::max(n1, max_len - n1);
+    if (n1 + n2 > max_len) {
+      n1 = max_len / 2;
+      n2 = n1 + max_len % 2;
+    }
+    if (swap) std::swap(n1, n2);
+    a.truncate(n1, left);
+    b->truncate(n2, left);
+    return;
+  }
+  Encoding* target = &a;
+  if (t.strategy == TruncationStrategy::OnlySecond) {
+    if (!b) throw InputError("truncation strategy only_second needs a text pair");
+    target = &*b;
+  }
+  if (target->size() <= to_remove) {
+    throw InputError("truncation: the sequence to truncate is too short to fit max_length " +
+                     std::to_string(t.max_length));
+  }
+  target->truncate(target->size() - to_remove, left);
+}
+
+}  // namespace
+
 Encoding Tokenizer::Impl::post_process(Encoding a, std::optional<Encoding> b,
                                        const EncodeOptions& o) const {
   if (o.truncation) {
-    const Truncation& t = *o.truncation;
     const std::size_t added_n =
         o.add_special_tokens && post_processor ? post_processor->added_tokens(b.has_value()) : 0;
-    if (t.max_length < added_n) {
-      throw InputError("truncation max_length " + std::to_string(t.max_length) +
-                       " is smaller than the " + std::to_string(added_n) +
-                       " special tokens the template adds");
-    }
-    const std::size_t max_len = t.max_length - added_n;
-    const bool left = t.direction == TruncationDirection::Left;
-    const std::size_t total = a.size() + (b ? b->size() : 0);
-    if (max_len == 0) {
-      a.truncate(0, left);
-      if (b) b->truncate(0, left);
-    } else if (total > max_len) {
-      const std::size_t to_remove = total - max_len;
-      if (t.strategy == TruncationStrategy::LongestFirst) {
-        if (b) {
-          std::size_t n1 = a.size(), n2 = b->size();
-          const bool swap = n1 > n2;
-          if (swap) std::swap(n1, n2);
-          n2 = n1 > max_len ? n1 : std::max(n1, max_len - n1);
-          if (n1 + n2 > max_len) {
-            n1 = max_len / 2;
-            n2 = n1 + max_len % 2;
-          }
-          if (swap) std::swap(n1, n2);
-          a.truncate(n1, left);
-          b->truncate(n2, left);
-        } else {
-          a.truncate(total - to_remove, left);
-        }
-      } else {
-        Encoding* target = &a;
-        if (t.strategy == TruncationStrategy::OnlySecond) {
-          if (!b) throw InputError("truncation strategy only_second needs a text pair");
-          target = &*b;
-        }
-        if (target->size() <= to_remove) {
-          throw InputError(
-              "truncation: the sequence to truncate is too short to fit max_length " +
-              std::to_string(t.max_length));
-        }
-        target->truncate(target->size() - to_remove, left);
-      }
-    }
+    // Hugging Face skips truncation when max_length cannot even hold the special tokens.
+    if (o.truncation->max_length >= added_n)
+      truncate_pair(a, b, *o.truncation, o.truncation->max_length - added_n);
   }
   if (post_processor) return post_processor->process(std::move(a), std::move(b), o.add_special_tokens);
   if (b) a.append(*b);
