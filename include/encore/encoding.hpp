@@ -18,6 +18,8 @@ struct Encoding {
   std::vector<std::uint8_t> special_tokens_mask;
   // Which input each token belongs to: 0, 1, or -1 for template special tokens.
   std::vector<std::int8_t> sequence_ids;
+  // True when truncation removed tokens.
+  bool truncated = false;
 
   std::size_t size() const { return ids.size(); }
   void reserve(std::size_t n);

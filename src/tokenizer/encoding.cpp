@@ -27,6 +27,7 @@ void Encoding::reserve(std::size_t n) {
 }
 
 void Encoding::truncate(std::size_t n, bool from_left) {
+  if (ids.size() > n) truncated = true;
   keep(ids, n, from_left);
   keep(type_ids, n, from_left);
   keep(tokens, n, from_left);
@@ -36,6 +37,7 @@ void Encoding::truncate(std::size_t n, bool from_left) {
 }
 
 void Encoding::append(const Encoding& other) {
+  truncated = truncated || other.truncated;
   cat(ids, other.ids);
   cat(type_ids, other.type_ids);
   cat(tokens, other.tokens);

@@ -28,6 +28,7 @@ Encoding TemplateProcessor::process(Encoding a, std::optional<Encoding> b,
                                     bool add_special_tokens) const {
   Encoding out;
   out.reserve(a.size() + (b ? b->size() : 0) + 4);
+  out.truncated = a.truncated || (b && b->truncated);
   for (const Piece& p : b ? pair_ : single_) {
     if (p.kind == Piece::Special) {
       if (!add_special_tokens) continue;

@@ -1,0 +1,93 @@
+// encore's main entry point: load a Hugging Face BERT-family folder once, then classify,
+// embed or run raw forward passes on batches of texts. A loaded Model is immutable and may be
+// used from several threads at once; each call borrows its own working memory.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "encore/model_config.hpp"
+#include "encore/tokenizer.hpp"
+
+namespace encore {
+
+struct ModelOptions {
+  int threads = 0;  // 0: the CPUs this process may use (affinity, cgroup quota)
+};
+
+struct TextInput {
+  std::string text;
+  std::optional<std::string> pair;
+};
+
+struct BatchOptions {
+  std::size_t batch_size = 32;          // sequences per forward pass
+  std::size_t max_batch_tokens = 8192;  // tokens per forward pass (a longer input runs alone)
+  std::size_t max_length = 0;           // 0: the model's default
+  bool truncate = true;                 // false: inputs longer than max_length are an error
+};
+
+// Per input row, the tensors `encore run` writes (names as in ../shared/reference).
+struct RowOutput {
+  std::vector<std::int32_t> input_ids, token_type_ids;
+  std::vector<float> last_hidden_state;  // [tokens, hidden]
+  std::vector<float> cls, mean_pooled;   // [hidden]
+  std::vector<float> pooler_output;      // [hidden], when the model has a pooler
+  std::vector<float> logits;             // [labels], when the model has a classifier
+  bool truncated = false;
+};
+
+struct LabelScore {
+  std::string label;
+  float score;
+};
+
+struct Classification {
+  std::vector<LabelScore> labels;  // best first (top-k, or all)
+  std::vector<float> logits;
+  bool truncated = false;
+};
+
+enum class EmbeddingPooling { Cls, Mean, Pooler };
+
+class Model {
+ public:
+  static std::shared_ptr<const Model> load(const std::filesystem::path& dir,
+                                           const ModelOptions& options = {});
+  ~Model();
+
+  const Tokenizer& tokenizer() const;
+  std::size_t max_length() const;  // default truncation length
+  std::int64_t hidden_size() const;
+  std::int64_t num_layers() const;
+  std::int64_t num_labels() const;  // 0 without a classifier
+  const std::vector<std::string>& labels() const;
+  std::optional<std::int64_t> label_id(const std::string& label) const;
+  bool has_pooler() const;
+  bool has_classifier() const;
+  ProblemType problem_type() const;
+  Pooling default_pooling() const;
+  int threads() const;
+  std::int64_t parameter_count() const;
+
+  std::vector<RowOutput> forward(std::span<const TextInput> inputs, const BatchOptions& batching = {}) const;
+  // Softmax for single-label models, sigmoid for multi-label, raw values for regression.
+  // top_k 0 returns every label.
+  std::vector<Classification> classify(std::span<const TextInput> inputs, std::size_t top_k = 1,
+                                       const BatchOptions& batching = {}) const;
+  std::vector<std::vector<float>> embed(std::span<const TextInput> inputs, EmbeddingPooling pooling,
+                                        bool normalize, const BatchOptions& batching = {}) const;
+
+  struct Impl;
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace encore

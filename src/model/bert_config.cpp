@@ -1,0 +1,301 @@
+#include "model/bert_config.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include "core/file_io.hpp"
+#include "encore/error.hpp"
+
+namespace encore {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------------------
+// model_config.hpp
+
+std::string_view to_string(Activation a) {
+  switch (a) {
+    case Activation::Gelu: return "gelu";
+    case Activation::GeluTanh: return "gelu_pytorch_tanh";
+    case Activation::Relu: return "relu";
+    case Activation::Silu: return "silu";
+  }
+  return "?";
+}
+
+std::string_view to_string(Pooling p) {
+  switch (p) {
+    case Pooling::None: return "none";
+    case Pooling::Cls: return "cls";
+    case Pooling::Mean: return "mean";
+  }
+  return "?";
+}
+
+std::string_view to_string(ProblemType p) {
+  switch (p) {
+    case ProblemType::Unspecified: return "unspecified";
+    case ProblemType::SingleLabel: return "single_label_classification";
+    case ProblemType::MultiLabel: return "multi_label_classification";
+    case ProblemType::Regression: return "regression";
+  }
+  return "?";
+}
+
+std::optional<Activation> parse_activation(std::string_view s) {
+  // The names Hugging Face's ACT2FN maps to these functions (gelu_new and
+  // gelu_pytorch_tanh compute the same tanh approximation; swish is silu).
+  if (s == "gelu") return Activation::Gelu;
+  if (s == "gelu_new" || s == "gelu_pytorch_tanh") return Activation::GeluTanh;
+  if (s == "relu") return Activation::Relu;
+  if (s == "silu" || s == "swish") return Activation::Silu;
+  return std::nullopt;
+}
+
+std::optional<ProblemType> parse_problem_type(std::string_view s) {
+  if (s == "single_label_classification") return ProblemType::SingleLabel;
+  if (s == "multi_label_classification") return ProblemType::MultiLabel;
+  if (s == "regression") return ProblemType::Regression;
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------
+// Field helpers: every message is "<file>: field '<name>' ...".
+
+namespace {
+
+// Limit on every size field: keeps products such as vocab_size * hidden_size in int64 and
+// rejects absurd values before anything is allocated from them.
+constexpr std::int64_t kMaxDim = std::numeric_limits<std::int32_t>::max();
+
+// A short rendering of a JSON value for messages (never the whole of a large value).
+std::string describe(const json& v) {
+  if (v.is_string()) {
+    std::string s = v.get<std::string>();
+    if (s.size() > 60) s = s.substr(0, 57) + "...";
+    return "'" + s + "'";
+  }
+  if (v.is_number() || v.is_boolean()) return v.dump();
+  return std::string("a JSON ") + v.type_name();
+}
+
+// nullptr when absent or null (HF treats null as "not set").
+const json* find(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
+}
+
+struct Fields {
+  const json& j;
+  std::string where;
+
+  [[noreturn]] void fail(const char* key, const std::string& what) const {
+    throw Error(where + ": field '" + key + "' " + what);
+  }
+
+  std::optional<std::int64_t> opt_int(const char* key, std::int64_t min, std::int64_t max) const {
+    const json* v = find(j, key);
+    if (!v) return std::nullopt;
+    if (!v->is_number_integer()) fail(key, "must be an integer, found " + describe(*v));
+    if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max))
+      fail(key, "is out of range: " + describe(*v));
+    const auto x = v->get<std::int64_t>();
+    if (x < min || x > max)
+      fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
+                    ", found " + std::to_string(x));
+    return x;
+  }
+
+  std::int64_t required_int(const char* key, std::int64_t min, std::int64_t max = kMaxDim) const {
+    auto v = opt_int(key, min, max);
+    if (!v) throw Error(where + ": missing field '" + key + "'");
+    return *v;
+  }
+
+  std::optional<std::string> opt_string(const char* key) const {
+    const json* v = find(j, key);
+    if (!v) return std::nullopt;
+    if (!v->is_string()) fail(key, "must be a string, found " + describe(*v));
+    return v->get<std::string>();
+  }
+
+  bool opt_bool(const char* key, bool fallback) const {
+    const json* v = find(j, key);
+    if (!v) return fallback;
+    if (!v->is_boolean()) fail(key, "must be true or false, found " + describe(*v));
+    return v->get<bool>();
+  }
+};
+
+// Python's int() on a label key, restricted to plain decimal digits.
+std::optional<std::int64_t> parse_index(const std::string& s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+
+BertConfig BertConfig::from_json(const json& j, const fs::path& source) {
+  const std::string where = source.string();
+  if (!j.is_object()) throw Error(where + ": config must be a JSON object, found " + describe(j));
+  Fields f{j, where};
+  BertConfig c;
+  c.source = source;
+
+  if (const json* a = find(j, "architectures")) {
+    if (!a->is_array()) f.fail("architectures", "must be a list of strings, found " + describe(*a));
+    for (const auto& s : *a) {
+      if (!s.is_string()) f.fail("architectures", "must be a list of strings");
+      c.architectures.push_back(s.get<std::string>());
+    }
+  }
+
+  if (auto mt = f.opt_string("model_type")) {
+    c.model_type = *mt;
+  } else {
+    // Old checkpoints predate "model_type"; HF then goes by the class name.
+    bool bert_arch = false;
+    for (const auto& a : c.architectures) bert_arch = bert_arch || a.rfind("Bert", 0) == 0;
+    if (!bert_arch)
+      throw Error(where + ": missing field 'model_type' (and 'architectures' names no Bert class)");
+  }
+  if (c.model_type != "bert")
+    throw Error(where + ": unsupported model_type '" + c.model_type + "' (encore supports 'bert')");
+
+  if (f.opt_bool("is_decoder", false))
+    f.fail("is_decoder", "is true: decoder (causal) BERT models are not supported");
+
+  c.vocab_size = f.required_int("vocab_size", 1);
+  c.hidden_size = f.required_int("hidden_size", 1);
+  c.num_hidden_layers = f.required_int("num_hidden_layers", 1);
+  c.num_attention_heads = f.required_int("num_attention_heads", 1);
+  c.intermediate_size = f.required_int("intermediate_size", 1);
+  c.max_position_embeddings = f.required_int("max_position_embeddings", 1);
+  c.type_vocab_size = f.opt_int("type_vocab_size", 1, kMaxDim).value_or(2);
+  if (c.hidden_size % c.num_attention_heads != 0)
+    throw Error(where + ": hidden_size " + std::to_string(c.hidden_size) +
+                " is not divisible by num_attention_heads " +
+                std::to_string(c.num_attention_heads));
+
+  const std::string act = f.opt_string("hidden_act").value_or("gelu");
+  const auto parsed_act = parse_activation(act);
+  if (!parsed_act)
+    throw Error(where + ": unsupported activation '" + act +
+                "' in field 'hidden_act' (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, "
+                "silu, swish)");
+  c.hidden_act = *parsed_act;
+
+  if (const json* eps = find(j, "layer_norm_eps")) {
+    if (!eps->is_number()) f.fail("layer_norm_eps", "must be a number, found " + describe(*eps));
+    c.layer_norm_eps = eps->get<double>();
+    if (!std::isfinite(c.layer_norm_eps) || c.layer_norm_eps <= 0)
+      f.fail("layer_norm_eps", "must be a positive number, found " + describe(*eps));
+  }
+
+  if (j.contains("pad_token_id")) {
+    // PyTorch's nn.Embedding accepts padding_idx in [-vocab_size, vocab_size).
+    c.pad_token_id = f.opt_int("pad_token_id", -c.vocab_size, c.vocab_size - 1);
+  } else {
+    c.pad_token_id = 0;  // BertConfig's default
+  }
+
+  if (auto pet = f.opt_string("position_embedding_type"); pet && *pet != "absolute")
+    throw Error(where + ": unsupported position_embedding_type '" + *pet +
+                "' (encore supports 'absolute')");
+
+  // Labels.
+  if (const json* id2label = find(j, "id2label")) {
+    if (!id2label->is_object())
+      f.fail("id2label", "must be an object {\"0\": label, ...}, found " + describe(*id2label));
+    const auto n = static_cast<std::int64_t>(id2label->size());
+    std::vector<std::optional<std::string>> labels(static_cast<std::size_t>(n));
+    for (const auto& [key, value] : id2label->items()) {
+      const auto idx = parse_index(key);
+      if (!idx || *idx >= n)
+        f.fail("id2label", "has key '" + key + "'; keys must be the indices 0.." +
+                               std::to_string(n - 1));
+      if (!value.is_string())
+        f.fail("id2label", "entry '" + key + "' must be a string, found " + describe(value));
+      auto& slot = labels[static_cast<std::size_t>(*idx)];
+      if (slot) f.fail("id2label", "has index " + std::to_string(*idx) + " twice");
+      slot = value.get<std::string>();
+    }
+    for (auto& l : labels) c.id2label.push_back(std::move(*l));  // n keys, no repeat: dense
+    c.num_labels = n;
+  } else {
+    c.num_labels = f.opt_int("num_labels", 0, kMaxDim).value_or(2);
+    for (std::int64_t i = 0; i < c.num_labels; ++i)
+      c.id2label.push_back("LABEL_" + std::to_string(i));
+  }
+
+  if (const json* label2id = find(j, "label2id")) {
+    if (!label2id->is_object())
+      f.fail("label2id", "must be an object {label: index, ...}, found " + describe(*label2id));
+    for (const auto& [key, value] : label2id->items()) {
+      if (!value.is_number_integer())
+        f.fail("label2id", "entry '" + key + "' must be an integer, found " + describe(value));
+      c.label2id[key] = value.get<std::int64_t>();
+    }
+  } else {
+    for (std::size_t i = 0; i < c.id2label.size(); ++i)
+      c.label2id[c.id2label[i]] = static_cast<std::int64_t>(i);
+  }
+
+  if (auto pt = f.opt_string("problem_type")) {
+    const auto parsed = parse_problem_type(*pt);
+    if (!parsed)
+      throw Error(where + ": unsupported problem_type '" + *pt +
+                  "' (expected single_label_classification, multi_label_classification or "
+                  "regression)");
+    c.problem_type = *parsed;
+  }
+  return c;
+}
+
+Pooling BertConfig::pooling_from_json(const json& j, const std::string& where,
+                                      std::int64_t hidden_size) {
+  if (!j.is_object()) throw Error(where + ": pooling config must be a JSON object");
+  Fields f{j, where};
+  if (auto dim = f.opt_int("word_embedding_dimension", 1, kMaxDim); dim && *dim != hidden_size)
+    throw Error(where + ": word_embedding_dimension " + std::to_string(*dim) +
+                " differs from the model's hidden_size " + std::to_string(hidden_size));
+
+  const bool cls = f.opt_bool("pooling_mode_cls_token", false);
+  const bool mean = f.opt_bool("pooling_mode_mean_tokens", false);
+  std::string others;  // modes sentence-transformers has that encore does not implement
+  for (const char* mode : {"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                           "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"}) {
+    if (f.opt_bool(mode, false)) others += std::string(others.empty() ? "" : ", ") + mode;
+  }
+  if (!others.empty())
+    throw Error(where + ": unsupported pooling mode " + others + " (encore supports "
+                "pooling_mode_cls_token and pooling_mode_mean_tokens)");
+  if (cls && mean)
+    throw Error(where + ": pooling_mode_cls_token and pooling_mode_mean_tokens are both set; "
+                "concatenated poolings are not supported");
+  if (!cls && !mean) throw Error(where + ": no pooling mode is set");
+  return cls ? Pooling::Cls : Pooling::Mean;
+}
+
+BertConfig BertConfig::load(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) throw Error("model folder '" + dir.string() + "' does not exist");
+  if (!fs::is_directory(dir, ec)) throw Error("'" + dir.string() + "' is not a folder");
+  const fs::path config_path = dir / "config.json";
+  BertConfig c = from_json(read_json_file(config_path, "model config"), config_path);
+
+  const fs::path pooling_path = dir / "1_Pooling" / "config.json";
+  if (fs::exists(pooling_path, ec))
+    c.default_pooling = pooling_from_json(read_json_file(pooling_path, "pooling config"),
+                                          pooling_path.string(), c.hidden_size);
+  return c;
+}
+
+}  // namespace encore

@@ -1,0 +1,175 @@
+#include "model/bert_weights.hpp"
+
+#include <set>
+
+#include "encore/error.hpp"
+
+namespace encore {
+
+namespace {
+
+using Shape = std::vector<std::int64_t>;
+
+class Loader {
+ public:
+  Loader(const io::WeightStore& store, const BertConfig& config, BertWeights& out)
+      : store_(store), config_(config), out_(out) {}
+
+  // The checkpoint's tensor for the HF BertModel name `name` (e.g.
+  // "encoder.layer.0.attention.self.query.weight"), or nullptr.
+  const io::TensorView* lookup(const std::string& name) const {
+    for (const std::string& candidate : spellings(name))
+      if (const auto* t = store_.find(candidate)) return t;
+    return nullptr;
+  }
+
+  // Loads `name` into `dst` at element `offset`, which must hold `shape`.
+  void load_into(const std::string& name, const Shape& shape, HostTensor& dst,
+                 std::size_t offset = 0) {
+    const io::TensorView* t = lookup(name);
+    if (!t) {
+      std::string tried;
+      for (const auto& s : spellings(name)) tried += (tried.empty() ? "'" : ", '") + s + "'";
+      throw Error(store_.source().string() + ": missing tensor '" + name + "' (looked for " +
+                  tried + ")");
+    }
+    check(*t, shape);
+    io::to_float32(*t, dst.data.data() + offset);
+    account(*t);
+  }
+
+  HostTensor load(const std::string& name, const Shape& shape) {
+    HostTensor h;
+    h.shape = shape;
+    h.data.resize(static_cast<std::size_t>(numel(shape)));
+    load_into(name, shape, h);
+    return h;
+  }
+
+  void check(const io::TensorView& t, const Shape& shape) const {
+    const std::string where = store_.file_of(t.name).string() + ": tensor '" + t.name + "'";
+    if (!io::is_floating(t.dtype))
+      throw Error(where + " has dtype " + std::string(io::dtype_name(t.dtype)) +
+                  ", expected a floating-point dtype (F32, F16, BF16 or F64)");
+    if (t.shape != shape)
+      throw Error(where + " has shape " + io::shape_string(t.shape) + ", expected " +
+                  io::shape_string(shape) + " (from " + config_.source.string() + ")");
+  }
+
+  void account(const io::TensorView& t) {
+    used_.insert(t.name);
+    out_.parameter_count += t.numel();
+    auto& u = out_.disk_usage[t.dtype];
+    u.tensors += 1;
+    u.elements += t.numel();
+    u.bytes += t.bytes;
+  }
+
+  const std::set<std::string>& used() const { return used_; }
+
+  static std::int64_t numel(const Shape& s) {
+    std::int64_t n = 1;
+    for (auto d : s) n *= d;
+    return n;
+  }
+
+ private:
+  // HF BertModel saves "embeddings.…"; Bert*For* models save "bert.embeddings.…"; TF-era
+  // checkpoints call LayerNorm's parameters gamma/beta.
+  static std::vector<std::string> spellings(const std::string& name) {
+    if (name.rfind("classifier.", 0) == 0) return {name};  // heads live at the top level
+    std::vector<std::string> base{"bert." + name, name};
+    std::vector<std::string> out = base;
+    for (const auto& b : base) {
+      for (const auto& [modern, legacy] : {std::pair<std::string, std::string>{"LayerNorm.weight",
+                                                                              "LayerNorm.gamma"},
+                                           {"LayerNorm.bias", "LayerNorm.beta"}}) {
+        if (b.size() >= modern.size() && b.compare(b.size() - modern.size(), modern.size(),
+                                                   modern) == 0)
+          out.push_back(b.substr(0, b.size() - modern.size()) + legacy);
+      }
+    }
+    return out;
+  }
+
+  const io::WeightStore& store_;
+  const BertConfig& config_;
+  BertWeights& out_;
+  std::set<std::string> used_;
+};
+
+}  // namespace
+
+BertWeights BertWeights::load(const io::WeightStore& store, const BertConfig& c) {
+  BertWeights w;
+  Loader l(store, c, w);
+  const std::int64_t H = c.hidden_size, I = c.intermediate_size;
+
+  w.word_embeddings = l.load("embeddings.word_embeddings.weight", {c.vocab_size, H});
+  w.position_embeddings =
+      l.load("embeddings.position_embeddings.weight", {c.max_position_embeddings, H});
+  w.token_type_embeddings = l.load("embeddings.token_type_embeddings.weight", {c.type_vocab_size, H});
+  w.embeddings_ln_weight = l.load("embeddings.LayerNorm.weight", {H});
+  w.embeddings_ln_bias = l.load("embeddings.LayerNorm.bias", {H});
+
+  w.layers.resize(static_cast<std::size_t>(c.num_hidden_layers));
+  for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    const std::string p = "encoder.layer." + std::to_string(i) + ".";
+    BertLayerWeights& L = w.layers[static_cast<std::size_t>(i)];
+
+    L.qkv_weight.shape = {3 * H, H};
+    L.qkv_weight.data.resize(static_cast<std::size_t>(3 * H * H));
+    L.qkv_bias.shape = {3 * H};
+    L.qkv_bias.data.resize(static_cast<std::size_t>(3 * H));
+    const char* parts[] = {"query", "key", "value"};
+    for (std::size_t k = 0; k < 3; ++k) {
+      const std::string s = p + "attention.self." + parts[k];
+      l.load_into(s + ".weight", {H, H}, L.qkv_weight, k * static_cast<std::size_t>(H * H));
+      l.load_into(s + ".bias", {H}, L.qkv_bias, k * static_cast<std::size_t>(H));
+    }
+    L.attn_output_weight = l.load(p + "attention.output.dense.weight", {H, H});
+    L.attn_output_bias = l.load(p + "attention.output.dense.bias", {H});
+    L.attn_ln_weight = l.load(p + "attention.output.LayerNorm.weight", {H});
+    L.attn_ln_bias = l.load(p + "attention.output.LayerNorm.bias", {H});
+    L.intermediate_weight = l.load(p + "intermediate.dense.weight", {I, H});
+    L.intermediate_bias = l.load(p + "intermediate.dense.bias", {I});
+    L.output_weight = l.load(p + "output.dense.weight", {H, I});
+    L.output_bias = l.load(p + "output.dense.bias", {H});
+    L.output_ln_weight = l.load(p + "output.LayerNorm.weight", {H});
+    L.output_ln_bias = l.load(p + "output.LayerNorm.bias", {H});
+  }
+
+  // Optional heads: a weight without its bias (or the reverse) is a broken checkpoint.
+  const auto* pw = l.lookup("pooler.dense.weight");
+  const auto* pb = l.lookup("pooler.dense.bias");
+  if (pw || pb) {
+    w.pooler_weight = l.load("pooler.dense.weight", {H, H});
+    w.pooler_bias = l.load("pooler.dense.bias", {H});
+    w.has_pooler = true;
+  }
+
+  // The classifier sits at the top level ("classifier.weight"), outside the "bert." prefix.
+  const auto* cw = store.find("classifier.weight");
+  const auto* cb = store.find("classifier.bias");
+  if (cw || cb) {
+    if (!cw || !cb)
+      throw Error(store.source().string() + ": tensor '" +
+                  std::string(cw ? "classifier.bias" : "classifier.weight") +
+                  "' is missing (the checkpoint has the other half of the classifier)");
+    if (cw->shape.size() == 2 && cw->shape[1] == H && cw->shape[0] != c.num_labels)
+      throw Error(store.file_of(cw->name).string() + ": classifier has " +
+                  std::to_string(cw->shape[0]) + " labels but " + c.source.string() +
+                  " declares " + std::to_string(c.num_labels) +
+                  " (id2label / num_labels); tensor 'classifier.weight' has shape " +
+                  io::shape_string(cw->shape));
+    w.classifier_weight = l.load("classifier.weight", {c.num_labels, H});
+    w.classifier_bias = l.load("classifier.bias", {c.num_labels});
+    w.has_classifier = true;
+  }
+
+  for (const auto& name : store.names())
+    if (!l.used().count(name)) w.unused_tensors.push_back(name);
+  return w;
+}
+
+}  // namespace encore

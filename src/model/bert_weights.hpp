@@ -1,0 +1,79 @@
+// A BERT encoder's parameters as float32 host tensors, converted once from whatever the
+// checkpoint stores (F32, F16, BF16, F64) and checked against the config, so the runtime
+// never sees a missing or mis-shaped tensor.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.hpp"
+#include "model/bert_config.hpp"
+
+namespace encore {
+
+// Row-major float32 storage with its shape. Linear weights keep PyTorch's [out, in] layout.
+struct HostTensor {
+  std::vector<float> data;
+  std::vector<std::int64_t> shape;
+
+  std::int64_t numel() const { return static_cast<std::int64_t>(data.size()); }
+  bool empty() const { return data.empty(); }
+};
+
+struct BertLayerWeights {
+  // Query, key and value projections stacked: rows [0, H) are Q, [H, 2H) K, [2H, 3H) V,
+  // so one GEMM computes all three.
+  HostTensor qkv_weight;  // [3H, H]
+  HostTensor qkv_bias;    // [3H]
+  HostTensor attn_output_weight;  // [H, H]  attention.output.dense
+  HostTensor attn_output_bias;    // [H]
+  HostTensor attn_ln_weight;      // [H]     attention.output.LayerNorm (gamma)
+  HostTensor attn_ln_bias;        // [H]     (beta)
+  HostTensor intermediate_weight;  // [I, H] intermediate.dense
+  HostTensor intermediate_bias;    // [I]
+  HostTensor output_weight;        // [H, I] output.dense
+  HostTensor output_bias;          // [H]
+  HostTensor output_ln_weight;     // [H]    output.LayerNorm
+  HostTensor output_ln_bias;       // [H]
+};
+
+// Bytes the checkpoint spends on the tensors encore loaded, per stored dtype.
+struct DTypeUsage {
+  std::size_t tensors = 0;
+  std::int64_t elements = 0;
+  std::size_t bytes = 0;
+};
+
+struct BertWeights {
+  HostTensor word_embeddings;        // [V, H]
+  HostTensor position_embeddings;    // [P, H]
+  HostTensor token_type_embeddings;  // [T, H]
+  HostTensor embeddings_ln_weight;   // [H]
+  HostTensor embeddings_ln_bias;     // [H]
+  std::vector<BertLayerWeights> layers;
+
+  bool has_pooler = false;
+  HostTensor pooler_weight;  // [H, H]
+  HostTensor pooler_bias;    // [H]
+
+  bool has_classifier = false;
+  HostTensor classifier_weight;  // [num_labels, H]
+  HostTensor classifier_bias;    // [num_labels]
+
+  // Reporting: parameters loaded, their storage in the checkpoint, and checkpoint tensors
+  // that were not used (pretraining heads, position_ids buffers, extra layers).
+  std::int64_t parameter_count = 0;
+  std::map<io::DType, DTypeUsage> disk_usage;
+  std::vector<std::string> unused_tensors;
+
+  // Accepts names with or without the "bert." prefix and legacy LayerNorm gamma/beta.
+  // Throws encore::Error naming the file and tensor for a missing tensor, a non-float
+  // dtype, a wrong shape, an incomplete pooler/classifier, or a classifier whose label
+  // count differs from the config.
+  static BertWeights load(const io::WeightStore& store, const BertConfig& config);
+};
+
+}  // namespace encore

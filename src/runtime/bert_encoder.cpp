@@ -1,0 +1,176 @@
+#include "runtime/bert_encoder.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "encore/error.hpp"
+#include "kernels/attention.hpp"
+#include "kernels/embeddings.hpp"
+#include "kernels/layer_norm.hpp"
+
+namespace encore::runtime {
+namespace {
+
+kernels::Activation to_kernel(Activation a) {
+  switch (a) {
+    case Activation::Gelu: return kernels::Activation::GeluErf;
+    case Activation::GeluTanh: return kernels::Activation::GeluTanh;
+    case Activation::Relu: return kernels::Activation::Relu;
+    case Activation::Silu: return kernels::Activation::Silu;
+  }
+  return kernels::Activation::GeluErf;
+}
+
+std::unique_ptr<kernels::Linear> pack(HostTensor& w, HostTensor& b, kernels::Activation act) {
+  auto linear = std::make_unique<kernels::Linear>(
+      w.data.data(), b.empty() ? nullptr : b.data.data(), static_cast<int>(w.shape[1]),
+      static_cast<int>(w.shape[0]), act);
+  // The packed copy is all we need from now on.
+  w = HostTensor();
+  b = HostTensor();
+  return linear;
+}
+
+// Offsets (in floats) of the arena regions for a batch of `tokens` tokens.
+struct ArenaPlan {
+  std::size_t x, qkv, ctx, tmp, ffn, cls, pooled, logits, attn, scratch, total;
+};
+
+ArenaPlan plan(std::int64_t tokens, std::int64_t seqs, std::int64_t H, std::int64_t I,
+               std::int64_t labels, std::size_t attn_floats, std::size_t scratch_bytes) {
+  auto round = [](std::size_t n) { return (n + 15) / 16 * 16; };  // 64-byte aligned regions
+  ArenaPlan p{};
+  std::size_t at = 0;
+  auto take = [&](std::size_t n) {
+    const std::size_t off = at;
+    at += round(n);
+    return off;
+  };
+  const auto T = static_cast<std::size_t>(tokens);
+  p.x = take(T * H);
+  p.qkv = take(T * 3 * H);
+  p.ctx = take(T * H);
+  p.tmp = take(T * H);
+  p.ffn = take(T * I);
+  p.cls = take(static_cast<std::size_t>(seqs * H));
+  p.pooled = take(static_cast<std::size_t>(seqs * H));
+  p.logits = take(static_cast<std::size_t>(seqs * std::max<std::int64_t>(labels, 1)));
+  p.attn = take(attn_floats);
+  p.scratch = take((scratch_bytes + sizeof(float) - 1) / sizeof(float));
+  p.total = at;
+  return p;
+}
+
+}  // namespace
+
+BertEncoder::BertEncoder(const BertConfig& config, BertWeights w, int threads)
+    : config_(config), H_(config.hidden_size), I_(config.intermediate_size), threads_(threads) {
+  word_ = std::move(w.word_embeddings);
+  position_ = std::move(w.position_embeddings);
+  token_type_ = std::move(w.token_type_embeddings);
+  emb_ln_g_ = std::move(w.embeddings_ln_weight);
+  emb_ln_b_ = std::move(w.embeddings_ln_bias);
+  const auto act = to_kernel(config.hidden_act);
+  for (auto& lw : w.layers) {
+    Layer l;
+    l.qkv = pack(lw.qkv_weight, lw.qkv_bias, kernels::Activation::None);
+    l.attn_out = pack(lw.attn_output_weight, lw.attn_output_bias, kernels::Activation::None);
+    l.ffn_in = pack(lw.intermediate_weight, lw.intermediate_bias, act);
+    l.ffn_out = pack(lw.output_weight, lw.output_bias, kernels::Activation::None);
+    l.attn_ln_g = std::move(lw.attn_ln_weight);
+    l.attn_ln_b = std::move(lw.attn_ln_bias);
+    l.out_ln_g = std::move(lw.output_ln_weight);
+    l.out_ln_b = std::move(lw.output_ln_bias);
+    layers_.push_back(std::move(l));
+  }
+  if (w.has_pooler) pooler_ = pack(w.pooler_weight, w.pooler_bias, kernels::Activation::Tanh);
+  if (w.has_classifier) {
+    if (!pooler_) {
+      throw Error(config.source.string() +
+                  ": the checkpoint has a classifier but no pooler, which BERT classification needs");
+    }
+    classifier_ = pack(w.classifier_weight, w.classifier_bias, kernels::Activation::None);
+  }
+}
+
+std::size_t BertEncoder::packed_bytes() const {
+  std::size_t n = (word_.data.size() + position_.data.size() + token_type_.data.size()) * sizeof(float);
+  for (const auto& l : layers_)
+    n += l.qkv->packed_bytes() + l.attn_out->packed_bytes() + l.ffn_in->packed_bytes() +
+         l.ffn_out->packed_bytes();
+  if (pooler_) n += pooler_->packed_bytes();
+  if (classifier_) n += classifier_->packed_bytes();
+  return n;
+}
+
+BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx,
+                                          bool want_pooler, bool want_logits) const {
+  const std::int64_t T = batch.tokens();
+  const std::int32_t n = batch.num_sequences();
+  if (T == 0 || n == 0) return {};
+  const std::int64_t V = word_.shape[0], P = position_.shape[0], TT = token_type_.shape[0];
+  for (std::int64_t t = 0; t < T; ++t) {
+    if (batch.ids[t] < 0 || batch.ids[t] >= V)
+      throw InputError("token id " + std::to_string(batch.ids[t]) + " is outside the vocabulary (" +
+                       std::to_string(V) + ")");
+    if (batch.type_ids[t] < 0 || batch.type_ids[t] >= TT)
+      throw InputError("token type id " + std::to_string(batch.type_ids[t]) +
+                       " is outside the model's " + std::to_string(TT) + " types");
+    if (batch.positions[t] >= P)
+      throw InputError("sequence of more than " + std::to_string(P) +
+                       " tokens is longer than the model's position table");
+  }
+  want_pooler = (want_pooler || want_logits) && pooler_;
+  want_logits = want_logits && classifier_;
+
+  const kernels::AttentionShape shape{static_cast<std::int32_t>(H_),
+                                      static_cast<std::int32_t>(config_.num_attention_heads)};
+  std::size_t scratch = 0;
+  if (!layers_.empty()) {
+    const auto& l = layers_[0];
+    scratch = std::max({l.qkv->scratchpad_bytes(T), l.attn_out->scratchpad_bytes(T),
+                        l.ffn_in->scratchpad_bytes(T), l.ffn_out->scratchpad_bytes(T)});
+  }
+  if (want_pooler) scratch = std::max(scratch, pooler_->scratchpad_bytes(n));
+  if (want_logits) scratch = std::max(scratch, classifier_->scratchpad_bytes(n));
+  const ArenaPlan p = plan(T, n, H_, I_, num_labels(),
+                           kernels::attention_scratch_floats(batch.max_length(), shape, threads_),
+                           scratch);
+  float* base = ctx.arena(p.total);
+  float *x = base + p.x, *qkv = base + p.qkv, *attn = base + p.ctx, *tmp = base + p.tmp,
+        *ffn = base + p.ffn;
+  void* scr = base + p.scratch;
+  auto& stream = ctx.stream();
+  const float eps = static_cast<float>(config_.layer_norm_eps);
+
+  kernels::embed_tokens(batch.ids.data(), batch.positions.data(), batch.type_ids.data(), T,
+                        word_.data.data(), position_.data.data(), token_type_.data.data(),
+                        emb_ln_g_.data.data(), emb_ln_b_.data.data(), eps,
+                        static_cast<std::int32_t>(H_), x);
+  for (const Layer& l : layers_) {
+    l.qkv->forward(x, T, qkv, stream, scr);
+    kernels::self_attention(qkv, batch.seq_begin.data(), n, shape, attn, base + p.attn, threads_);
+    l.attn_out->forward(attn, T, tmp, stream, scr);
+    kernels::add_layer_norm(tmp, x, l.attn_ln_g.data.data(), l.attn_ln_b.data.data(), eps, T, H_, x);
+    l.ffn_in->forward(x, T, ffn, stream, scr);
+    l.ffn_out->forward(ffn, T, tmp, stream, scr);
+    kernels::add_layer_norm(tmp, x, l.out_ln_g.data.data(), l.out_ln_b.data.data(), eps, T, H_, x);
+  }
+  Outputs out;
+  out.hidden = x;
+  if (want_pooler) {
+    float* cls = base + p.cls;
+    for (std::int32_t s = 0; s < n; ++s)
+      std::copy_n(x + static_cast<std::int64_t>(batch.seq_begin[s]) * H_, H_, cls + s * H_);
+    pooler_->forward(cls, n, base + p.pooled, stream, scr);
+    out.pooled = base + p.pooled;
+    if (want_logits) {
+      classifier_->forward(out.pooled, n, base + p.logits, stream, scr);
+      out.logits = base + p.logits;
+    }
+  }
+  stream.wait();
+  return out;
+}
+
+}  // namespace encore::runtime

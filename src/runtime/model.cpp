@@ -1,0 +1,257 @@
+// encore::Model: tokenizer + encoder + batching + the classify/embed/forward pipelines.
+#include "encore/model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <numeric>
+
+#include "io/safetensors.hpp"
+#include "model/bert_config.hpp"
+#include "model/bert_weights.hpp"
+#include "runtime/bert_encoder.hpp"
+#include "runtime/threads.hpp"
+
+namespace encore {
+
+struct Model::Impl {
+  BertConfig config;
+  std::optional<Tokenizer> tokenizer;
+  std::size_t max_length = 512;
+  std::int64_t parameters = 0;
+  std::unique_ptr<runtime::BertEncoder> encoder;
+
+  // Working memory for concurrent callers: borrowed per call, returned after.
+  mutable std::mutex pool_mutex;
+  mutable std::vector<std::unique_ptr<runtime::Context>> pool;
+
+  std::unique_ptr<runtime::Context> acquire() const {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    if (pool.empty()) return std::make_unique<runtime::Context>();
+    auto c = std::move(pool.back());
+    pool.pop_back();
+    return c;
+  }
+  void release(std::unique_ptr<runtime::Context> c) const {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    pool.push_back(std::move(c));
+  }
+
+  std::vector<Encoding> encode_all(std::span<const TextInput> inputs, const BatchOptions& b) const;
+
+  // Runs `encodings` in batches of consecutive rows; `visit(batch, first_row, outputs)` reads
+  // each batch's outputs before the next batch overwrites them.
+  template <typename Visit>
+  void run_batches(const std::vector<Encoding>& encodings, const BatchOptions& b, bool pooler,
+                   bool logits, Visit visit) const;
+};
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+
+std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
+                                         const ModelOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  TokenizerBundle tb = load_tokenizer(dir);
+  impl->config = BertConfig::load(dir);
+  impl->tokenizer.emplace(std::move(tb.tokenizer));
+  impl->max_length = tb.max_length;
+  if (impl->config.max_position_embeddings > 0)
+    impl->max_length = std::min<std::size_t>(impl->max_length,
+                                             static_cast<std::size_t>(impl->config.max_position_embeddings));
+  const int threads = runtime::configure_threads(options.threads);
+  {
+    io::WeightStore store = io::WeightStore::open(dir);
+    BertWeights weights = BertWeights::load(store, impl->config);
+    impl->parameters = weights.parameter_count;
+    store.close();  // weights are host copies now; drop the file mapping before packing
+    impl->encoder = std::make_unique<runtime::BertEncoder>(impl->config, std::move(weights), threads);
+  }
+  return std::shared_ptr<const Model>(new Model(std::move(impl)));
+}
+
+const Tokenizer& Model::tokenizer() const { return *impl_->tokenizer; }
+std::size_t Model::max_length() const { return impl_->max_length; }
+std::int64_t Model::hidden_size() const { return impl_->config.hidden_size; }
+std::int64_t Model::num_layers() const { return impl_->config.num_hidden_layers; }
+std::int64_t Model::num_labels() const { return impl_->encoder->num_labels(); }
+const std::vector<std::string>& Model::labels() const { return impl_->config.id2label; }
+std::optional<std::int64_t> Model::label_id(const std::string& label) const {
+  auto it = impl_->config.label2id.find(label);
+  if (it != impl_->config.label2id.end()) return it->second;
+  const auto& names = impl_->config.id2label;
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == label) return static_cast<std::int64_t>(i);
+  return std::nullopt;
+}
+bool Model::has_pooler() const { return impl_->encoder->has_pooler(); }
+bool Model::has_classifier() const { return impl_->encoder->has_classifier(); }
+ProblemType Model::problem_type() const { return impl_->config.problem_type; }
+Pooling Model::default_pooling() const { return impl_->config.default_pooling; }
+int Model::threads() const { return impl_->encoder->threads(); }
+std::int64_t Model::parameter_count() const { return impl_->parameters; }
+
+std::vector<Encoding> Model::Impl::encode_all(std::span<const TextInput> inputs,
+                                              const BatchOptions& b) const {
+  const std::size_t max_len = b.max_length ? std::min(b.max_length, max_length) : max_length;
+  EncodeOptions opts;
+  if (b.truncate) opts.truncation = Truncation{max_len};
+  std::vector<Encoding> out;
+  out.reserve(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const TextInput& in = inputs[i];
+    try {
+      out.push_back(in.pair ? tokenizer->encode_pair(in.text, *in.pair, opts)
+                            : tokenizer->encode(in.text, opts));
+    } catch (const InputError& e) {
+      throw InputError("input " + std::to_string(i + 1) + ": " + e.what());
+    }
+    if (!b.truncate && out.back().size() > max_len) {
+      throw InputError("input " + std::to_string(i + 1) + " has " +
+                       std::to_string(out.back().size()) + " tokens, more than the maximum of " +
+                       std::to_string(max_len) + " (truncation is off)");
+    }
+  }
+  return out;
+}
+
+template <typename Visit>
+void Model::Impl::run_batches(const std::vector<Encoding>& encodings, const BatchOptions& b,
+                              bool pooler, bool logits, Visit visit) const {
+  auto ctx = acquire();
+  runtime::PackedBatch batch;
+  std::size_t first = 0;
+  const std::size_t batch_size = std::max<std::size_t>(b.batch_size, 1);
+  try {
+    while (first < encodings.size()) {
+      batch.clear();
+      std::size_t last = first;
+      std::size_t tokens = 0;
+      // Consecutive rows while both limits hold; a row too long for the token budget runs alone.
+      while (last < encodings.size() && last - first < batch_size &&
+             (last == first || tokens + encodings[last].size() <= b.max_batch_tokens)) {
+        batch.add(encodings[last].ids, encodings[last].type_ids);
+        tokens += encodings[last].size();
+        ++last;
+      }
+      const auto out = encoder->forward(batch, *ctx, pooler, logits);
+      visit(batch, first, out);
+      first = last;
+    }
+  } catch (...) {
+    release(std::move(ctx));
+    throw;
+  }
+  release(std::move(ctx));
+}
+
+std::vector<RowOutput> Model::forward(std::span<const TextInput> inputs,
+                                      const BatchOptions& batching) const {
+  const auto encodings = impl_->encode_all(inputs, batching);
+  const std::int64_t H = hidden_size();
+  const std::int64_t C = num_labels();
+  std::vector<RowOutput> rows(encodings.size());
+  impl_->run_batches(encodings, batching, has_pooler(), has_classifier(),
+                     [&](const runtime::PackedBatch& batch, std::size_t first,
+                         const runtime::BertEncoder::Outputs& out) {
+    for (std::int32_t s = 0; s < batch.num_sequences(); ++s) {
+      RowOutput& r = rows[first + s];
+      const Encoding& e = encodings[first + s];
+      r.input_ids = e.ids;
+      r.token_type_ids = e.type_ids;
+      r.truncated = e.truncated;
+      const float* h = out.hidden + static_cast<std::int64_t>(batch.seq_begin[s]) * H;
+      const std::int64_t len = batch.length(s);
+      r.last_hidden_state.assign(h, h + len * H);
+      r.cls.assign(h, h + H);
+      r.mean_pooled.assign(H, 0.f);
+      for (std::int64_t t = 0; t < len; ++t)
+        for (std::int64_t c = 0; c < H; ++c) r.mean_pooled[c] += h[t * H + c];
+      for (auto& v : r.mean_pooled) v /= static_cast<float>(len);
+      if (out.pooled) r.pooler_output.assign(out.pooled + s * H, out.pooled + (s + 1) * H);
+      if (out.logits) r.logits.assign(out.logits + s * C, out.logits + (s + 1) * C);
+    }
+  });
+  return rows;
+}
+
+std::vector<Classification> Model::classify(std::span<const TextInput> inputs, std::size_t top_k,
+                                            const BatchOptions& batching) const {
+  if (!has_classifier())
+    throw Error("this model has no classification head (classifier.weight); use embed or run");
+  const auto encodings = impl_->encode_all(inputs, batching);
+  const std::int64_t C = num_labels();
+  const auto& names = labels();
+  // Hugging Face's text-classification pipeline: sigmoid for multi-label or single-logit
+  // models, raw values for regression, softmax otherwise.
+  const ProblemType pt = problem_type();
+  const bool sigmoid = pt == ProblemType::MultiLabel || (pt != ProblemType::Regression && C == 1);
+  const bool raw = pt == ProblemType::Regression;
+  std::vector<Classification> results(encodings.size());
+  impl_->run_batches(encodings, batching, true, true,
+                     [&](const runtime::PackedBatch& batch, std::size_t first,
+                         const runtime::BertEncoder::Outputs& out) {
+    for (std::int32_t s = 0; s < batch.num_sequences(); ++s) {
+      Classification& r = results[first + s];
+      r.truncated = encodings[first + s].truncated;
+      r.logits.assign(out.logits + s * C, out.logits + (s + 1) * C);
+      std::vector<float> scores = r.logits;
+      if (sigmoid) {
+        for (auto& v : scores) v = 1.f / (1.f + std::exp(-v));
+      } else if (!raw) {
+        const float m = *std::max_element(scores.begin(), scores.end());
+        float sum = 0.f;
+        for (auto& v : scores) sum += (v = std::exp(v - m));
+        for (auto& v : scores) v /= sum;
+      }
+      std::vector<std::size_t> order(static_cast<std::size_t>(C));
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+      const std::size_t k = top_k == 0 ? order.size() : std::min(top_k, order.size());
+      for (std::size_t i = 0; i < k; ++i) {
+        const std::size_t id = order[i];
+        r.labels.push_back({id < names.size() ? names[id] : "LABEL_" + std::to_string(id), scores[id]});
+      }
+    }
+  });
+  return results;
+}
+
+std::vector<std::vector<float>> Model::embed(std::span<const TextInput> inputs,
+                                             EmbeddingPooling pooling, bool normalize,
+                                             const BatchOptions& batching) const {
+  if (pooling == EmbeddingPooling::Pooler && !has_pooler())
+    throw Error("this model has no pooler (pooler.dense.weight); use --pooling cls or mean");
+  const auto encodings = impl_->encode_all(inputs, batching);
+  const std::int64_t H = hidden_size();
+  std::vector<std::vector<float>> result(encodings.size());
+  impl_->run_batches(encodings, batching, pooling == EmbeddingPooling::Pooler, false,
+                     [&](const runtime::PackedBatch& batch, std::size_t first,
+                         const runtime::BertEncoder::Outputs& out) {
+    for (std::int32_t s = 0; s < batch.num_sequences(); ++s) {
+      auto& v = result[first + s];
+      const float* h = out.hidden + static_cast<std::int64_t>(batch.seq_begin[s]) * H;
+      if (pooling == EmbeddingPooling::Pooler) {
+        v.assign(out.pooled + s * H, out.pooled + (s + 1) * H);
+      } else if (pooling == EmbeddingPooling::Cls) {
+        v.assign(h, h + H);
+      } else {
+        const std::int64_t len = batch.length(s);
+        v.assign(H, 0.f);
+        for (std::int64_t t = 0; t < len; ++t)
+          for (std::int64_t c = 0; c < H; ++c) v[c] += h[t * H + c];
+        for (auto& x : v) x /= static_cast<float>(len);
+      }
+      if (normalize) {
+        double norm = 0;
+        for (float x : v) norm += static_cast<double>(x) * x;
+        const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.f;
+        for (auto& x : v) x *= inv;
+      }
+    }
+  });
+  return result;
+}
+
+}  // namespace encore
