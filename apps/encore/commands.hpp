@@ -9,5 +9,9 @@ namespace encore::cli {
 std::string default_model_dir();
 
 void add_tokenize_command(CLI::App& app);
+void add_classify_command(CLI::App& app);
+void add_embed_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 }  // namespace encore::cli

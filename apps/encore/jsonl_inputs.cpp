@@ -16,8 +16,8 @@ void check_utf8(const std::string& text, const std::string& what) {
     throw InputError(what + ": invalid UTF-8 at byte offset " + std::to_string(bad));
 }
 
-std::vector<TextInput> read_jsonl_inputs(const std::string& path, const std::string& text_field,
-                                         const std::string& pair_field) {
+JsonlRows read_jsonl(const std::string& path, const std::string& text_field,
+                     const std::string& pair_field, const std::string& label_field) {
   std::ifstream file;
   std::istream* in = &std::cin;
   if (path != "-") {
@@ -25,7 +25,7 @@ std::vector<TextInput> read_jsonl_inputs(const std::string& path, const std::str
     if (!file) throw InputError("cannot open input file '" + path + "'");
     in = &file;
   }
-  std::vector<TextInput> rows;
+  JsonlRows rows;
   std::string line;
   std::size_t number = 0;
   while (std::getline(*in, line)) {
@@ -45,13 +45,20 @@ std::vector<TextInput> read_jsonl_inputs(const std::string& path, const std::str
     if (t == j.end() || !t->is_string())
       throw InputError(where + ": missing string field \"" + text_field + "\"");
     TextInput row{t->get<std::string>(), std::nullopt};
-    auto p = j.find(pair_field);
+    auto p = pair_field.empty() ? j.end() : j.find(pair_field);
     if (p != j.end() && !p->is_null()) {
       if (!p->is_string())
         throw InputError(where + ": field \"" + pair_field + "\" must be a string");
       row.pair = p->get<std::string>();
     }
-    rows.push_back(std::move(row));
+    if (!label_field.empty()) {
+      auto l = j.find(label_field);
+      if (l == j.end() || !(l->is_string() || l->is_number_integer()))
+        throw InputError(where + ": missing label field \"" + label_field + "\"");
+      rows.labels.push_back(l->is_string() ? l->get<std::string>() : std::to_string(l->get<long long>()));
+    }
+    rows.inputs.push_back(std::move(row));
+    rows.line_numbers.push_back(number);
   }
   if (in->bad()) throw InputError("cannot read input file '" + path + "'");
   return rows;

@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
   CLI::App app{"encore: fast Transformer encoder inference (BERT family) on CPU"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "encore 0.1.0");
+  encore::cli::add_classify_command(app);
+  encore::cli::add_embed_command(app);
+  encore::cli::add_run_command(app);
+  encore::cli::add_eval_command(app);
   encore::cli::add_tokenize_command(app);
   try {
     app.parse(argc, argv);
