@@ -13,5 +13,6 @@ void add_classify_command(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace encore::cli

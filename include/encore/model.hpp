@@ -83,7 +83,9 @@ class Model {
   std::vector<std::vector<float>> embed(std::span<const TextInput> inputs, EmbeddingPooling pooling,
                                         bool normalize, const BatchOptions& batching = {}) const;
 
+  // encore's own tools reach the encoder through this (src/runtime/model_impl.hpp).
   struct Impl;
+  const Impl& internals() const { return *impl_; }
 
  private:
   explicit Model(std::unique_ptr<Impl> impl);

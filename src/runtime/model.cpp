@@ -9,42 +9,10 @@
 #include "io/safetensors.hpp"
 #include "model/bert_config.hpp"
 #include "model/bert_weights.hpp"
-#include "runtime/bert_encoder.hpp"
+#include "runtime/model_impl.hpp"
 #include "runtime/threads.hpp"
 
 namespace encore {
-
-struct Model::Impl {
-  BertConfig config;
-  std::optional<Tokenizer> tokenizer;
-  std::size_t max_length = 512;
-  std::int64_t parameters = 0;
-  std::unique_ptr<runtime::BertEncoder> encoder;
-
-  // Working memory for concurrent callers: borrowed per call, returned after.
-  mutable std::mutex pool_mutex;
-  mutable std::vector<std::unique_ptr<runtime::Context>> pool;
-
-  std::unique_ptr<runtime::Context> acquire() const {
-    std::lock_guard<std::mutex> lock(pool_mutex);
-    if (pool.empty()) return std::make_unique<runtime::Context>();
-    auto c = std::move(pool.back());
-    pool.pop_back();
-    return c;
-  }
-  void release(std::unique_ptr<runtime::Context> c) const {
-    std::lock_guard<std::mutex> lock(pool_mutex);
-    pool.push_back(std::move(c));
-  }
-
-  std::vector<Encoding> encode_all(std::span<const TextInput> inputs, const BatchOptions& b) const;
-
-  // Runs `encodings` in batches of consecutive rows; `visit(batch, first_row, outputs)` reads
-  // each batch's outputs before the next batch overwrites them.
-  template <typename Visit>
-  void run_batches(const std::vector<Encoding>& encodings, const BatchOptions& b, bool pooler,
-                   bool logits, Visit visit) const;
-};
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
@@ -118,25 +86,37 @@ std::vector<Encoding> Model::Impl::encode_all(std::span<const TextInput> inputs,
 template <typename Visit>
 void Model::Impl::run_batches(const std::vector<Encoding>& encodings, const BatchOptions& b,
                               bool pooler, bool logits, Visit visit) const {
+  // Sort by length within windows of a few batches, so each batch holds similar lengths and
+  // attention work splits evenly across threads; results go back to input order.
+  const std::size_t batch_size = std::max<std::size_t>(b.batch_size, 1);
+  const std::size_t window = batch_size * 8;
+  std::vector<std::size_t> order(encodings.size());
+  std::iota(order.begin(), order.end(), 0);
+  for (std::size_t w = 0; w < order.size(); w += window) {
+    const auto end = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), w + window));
+    std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(w), end, [&](std::size_t x, std::size_t y) {
+      return encodings[x].size() < encodings[y].size();
+    });
+  }
   auto ctx = acquire();
   runtime::PackedBatch batch;
+  std::vector<std::size_t> rows;
   std::size_t first = 0;
-  const std::size_t batch_size = std::max<std::size_t>(b.batch_size, 1);
   try {
-    while (first < encodings.size()) {
+    while (first < order.size()) {
       batch.clear();
-      std::size_t last = first;
+      rows.clear();
       std::size_t tokens = 0;
-      // Consecutive rows while both limits hold; a row too long for the token budget runs alone.
-      while (last < encodings.size() && last - first < batch_size &&
-             (last == first || tokens + encodings[last].size() <= b.max_batch_tokens)) {
-        batch.add(encodings[last].ids, encodings[last].type_ids);
-        tokens += encodings[last].size();
-        ++last;
+      // Rows while both limits hold; a row too long for the token budget runs alone.
+      while (first < order.size() && rows.size() < batch_size &&
+             (rows.empty() || tokens + encodings[order[first]].size() <= b.max_batch_tokens)) {
+        const Encoding& e = encodings[order[first]];
+        batch.add(e.ids, e.type_ids);
+        tokens += e.size();
+        rows.push_back(order[first++]);
       }
       const auto out = encoder->forward(batch, *ctx, pooler, logits);
-      visit(batch, first, out);
-      first = last;
+      visit(batch, rows, out);
     }
   } catch (...) {
     release(std::move(ctx));
@@ -152,11 +132,11 @@ std::vector<RowOutput> Model::forward(std::span<const TextInput> inputs,
   const std::int64_t C = num_labels();
   std::vector<RowOutput> rows(encodings.size());
   impl_->run_batches(encodings, batching, has_pooler(), has_classifier(),
-                     [&](const runtime::PackedBatch& batch, std::size_t first,
+                     [&](const runtime::PackedBatch& batch, const std::vector<std::size_t>& index,
                          const runtime::BertEncoder::Outputs& out) {
     for (std::int32_t s = 0; s < batch.num_sequences(); ++s) {
-      RowOutput& r = rows[first + s];
-      const Encoding& e = encodings[first + s];
+      RowOutput& r = rows[index[s]];
+      const Encoding& e = encodings[index[s]];
       r.input_ids = e.ids;
       r.token_type_ids = e.type_ids;
       r.truncated = e.truncated;
@@ -189,11 +169,11 @@ std::vector<Classification> Model::classify(std::span<const TextInput> inputs, s
   const bool raw = pt == ProblemType::Regression;
   std::vector<Classification> results(encodings.size());
   impl_->run_batches(encodings, batching, true, true,
-                     [&](const runtime::PackedBatch& batch, std::size_t first,
+                     [&](const runtime::PackedBatch& batch, const std::vector<std::size_t>& index,
                          const runtime::BertEncoder::Outputs& out) {
     for (std::int32_t s = 0; s < batch.num_sequences(); ++s) {
-      Classification& r = results[first + s];
-      r.truncated = encodings[first + s].truncated;
+      Classification& r = results[index[s]];
+      r.truncated = encodings[index[s]].truncated;
       r.logits.assign(out.logits + s * C, out.logits + (s + 1) * C);
       std::vector<float> scores = r.logits;
       if (sigmoid) {
@@ -227,10 +207,10 @@ std::vector<std::vector<float>> Model::embed(std::span<const TextInput> inputs,
   const std::int64_t H = hidden_size();
   std::vector<std::vector<float>> result(encodings.size());
   impl_->run_batches(encodings, batching, pooling == EmbeddingPooling::Pooler, false,
-                     [&](const runtime::PackedBatch& batch, std::size_t first,
+                     [&](const runtime::PackedBatch& batch, const std::vector<std::size_t>& index,
                          const runtime::BertEncoder::Outputs& out) {
     for (std::int32_t s = 0; s < batch.num_sequences(); ++s) {
-      auto& v = result[first + s];
+      auto& v = result[index[s]];
       const float* h = out.hidden + static_cast<std::int64_t>(batch.seq_begin[s]) * H;
       if (pooling == EmbeddingPooling::Pooler) {
         v.assign(out.pooled + s * H, out.pooled + (s + 1) * H);

@@ -1,0 +1,48 @@
+// The inside of encore::Model, for encore's own tools (bench, inspect) that need the encoder
+// itself rather than the text-in/results-out API.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "encore/model.hpp"
+#include "model/bert_config.hpp"
+#include "runtime/bert_encoder.hpp"
+
+namespace encore {
+
+struct Model::Impl {
+  BertConfig config;
+  std::optional<Tokenizer> tokenizer;
+  std::size_t max_length = 512;
+  std::int64_t parameters = 0;
+  std::unique_ptr<runtime::BertEncoder> encoder;
+
+  // Working memory for concurrent callers: borrowed per call, returned after.
+  mutable std::mutex pool_mutex;
+  mutable std::vector<std::unique_ptr<runtime::Context>> pool;
+
+  std::unique_ptr<runtime::Context> acquire() const {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    if (pool.empty()) return std::make_unique<runtime::Context>();
+    auto c = std::move(pool.back());
+    pool.pop_back();
+    return c;
+  }
+  void release(std::unique_ptr<runtime::Context> c) const {
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    pool.push_back(std::move(c));
+  }
+
+  std::vector<Encoding> encode_all(std::span<const TextInput> inputs, const BatchOptions& b) const;
+
+  // Runs `encodings` in batches of consecutive rows; `visit(batch, first_row, outputs)` reads
+  // each batch's outputs before the next batch overwrites them.
+  template <typename Visit>
+  void run_batches(const std::vector<Encoding>& encodings, const BatchOptions& b, bool pooler,
+                   bool logits, Visit visit) const;
+};
+
+}  // namespace encore
