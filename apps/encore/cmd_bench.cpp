@@ -64,6 +64,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--passes", a->timing.passes, "Passes over a workload (median reported)")->check(CLI::PositiveNumber);
   cmd->add_option("--json", a->json, "Also write the results as JSON to this file");
   cmd->callback([a] {
+    start_profile(*a);
     if (a->shapes.empty() && a->input.empty() && a->ids.empty()) a->shapes = "1x16,1x128,8x128,32x32";
     const auto shapes = a->shapes.empty() ? decltype(bench::parse_shapes("")){} : bench::parse_shapes(a->shapes);
     const auto model = load_model(*a);
@@ -102,6 +103,7 @@ void add_bench_command(CLI::App& app) {
       if (!f) throw InputError("cannot write '" + a->json + "'");
       f << out.dump(2) << "\n";
     }
+    finish_profile(*a);
   });
 }
 

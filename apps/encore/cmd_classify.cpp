@@ -17,6 +17,7 @@ void add_classify_command(CLI::App& app) {
   cmd->add_option("--top-k", a->top_k, "Print the K best labels as \"labels\"")->check(CLI::PositiveNumber);
   cmd->add_flag("--all-scores", a->all_scores, "Print every label's score as \"labels\"");
   cmd->callback([a] {
+    start_profile(*a);
     const auto inputs = collect_inputs(*a);
     const auto model = load_model(*a);
     const std::size_t k = a->all_scores ? 0 : (a->top_k ? a->top_k : 1);
@@ -37,6 +38,7 @@ void add_classify_command(CLI::App& app) {
     }
     report_truncations(truncated, a->max_length ? std::min(a->max_length, model->max_length()) : model->max_length());
     write_stdout(out);
+    finish_profile(*a);
   });
 }
 

@@ -22,6 +22,7 @@ void add_embed_command(CLI::App& app) {
   cmd->add_flag("--normalize", a->normalize, "L2-normalize each embedding");
   cmd->add_option("--output", a->output, "Write embedding.<i> tensors to this .safetensors file");
   cmd->callback([a] {
+    start_profile(*a);
     const auto inputs = collect_inputs(*a);
     const auto model = load_model(*a);
     EmbeddingPooling pooling = EmbeddingPooling::Mean;
@@ -35,11 +36,13 @@ void add_embed_command(CLI::App& app) {
         w.add_f32("embedding." + std::to_string(i), {static_cast<std::int64_t>(vectors[i].size())}, vectors[i]);
       w.metadata("count", std::to_string(vectors.size()));
       w.write(a->output);
+      finish_profile(*a);
       return;
     }
     std::string out;
     for (const auto& v : vectors) out += nlohmann::json{{"embedding", v}}.dump() + "\n";
     write_stdout(out);
+    finish_profile(*a);
   });
 }
 

@@ -15,6 +15,7 @@ void add_run_command(CLI::App& app) {
   add_model_options(cmd, *a, true);
   cmd->add_option("--output", a->output, "Output .safetensors file")->required();
   cmd->callback([a] {
+    start_profile(*a);
     const auto inputs = collect_inputs(*a);
     const auto model = load_model(*a);
     const auto rows = model->forward(inputs, batch_options(*a));
@@ -41,6 +42,7 @@ void add_run_command(CLI::App& app) {
     w.metadata("max_length", std::to_string(a->max_length ? a->max_length : model->max_length()));
     w.metadata("made_by", "encore run");
     w.write(a->output);
+    finish_profile(*a);
     report_truncations(truncated, a->max_length ? std::min(a->max_length, model->max_length()) : model->max_length());
   });
 }

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "core/profiler.hpp"
 #include "jsonl_inputs.hpp"
 
 namespace encore::cli {
@@ -17,11 +18,20 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool with_texts) {
   cmd->add_option("--max-batch-tokens", a.max_batch_tokens, "Tokens per forward pass")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-truncate", a.no_truncate, "Fail on inputs longer than the maximum instead of truncating");
+  cmd->add_option("--profile", a.profile, "Write a Chrome trace (chrome://tracing) of every operation");
   if (with_texts) {
     cmd->add_option("text", a.texts, "Texts to process");
     cmd->add_option("--pair", a.pair, "Second text of a pair (with a single TEXT)");
     cmd->add_option("--input", a.input, "JSON lines {\"text\", \"text_pair\"?} ('-': stdin)");
   }
+}
+
+void start_profile(const ModelArgs& a) {
+  if (!a.profile.empty()) Profiler::instance().enable();
+}
+
+void finish_profile(const ModelArgs& a) {
+  if (!a.profile.empty()) Profiler::instance().write_chrome_trace(a.profile);
 }
 
 std::shared_ptr<const Model> load_model(const ModelArgs& a) {

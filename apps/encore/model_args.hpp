@@ -21,7 +21,13 @@ struct ModelArgs {
   std::vector<std::string> texts;  // positional TEXT arguments
   std::string pair;
   std::string input;  // --input FILE.jsonl
+  std::string profile;  // --profile FILE.json (Chrome trace)
 };
+
+// Enables the profiler when --profile was given (call before loading the model).
+void start_profile(const ModelArgs& a);
+// Writes the Chrome trace when --profile was given.
+void finish_profile(const ModelArgs& a);
 
 // Adds --model --threads --max-length --batch-size --max-batch-tokens --no-truncate and,
 // when `with_texts`, positional TEXT... plus --pair and --input.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/profiler.hpp"
 #include "encore/error.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/embeddings.hpp"
@@ -133,41 +134,91 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
   }
   if (want_pooler) scratch = std::max(scratch, pooler_->scratchpad_bytes(n));
   if (want_logits) scratch = std::max(scratch, classifier_->scratchpad_bytes(n));
-  const ArenaPlan p = plan(T, n, H_, I_, num_labels(),
+  const ArenaPlan ap = plan(T, n, H_, I_, num_labels(),
                            kernels::attention_scratch_floats(batch.max_length(), shape, threads_),
                            scratch);
-  float* base = ctx.arena(p.total);
-  float *x = base + p.x, *qkv = base + p.qkv, *attn = base + p.ctx, *tmp = base + p.tmp,
-        *ffn = base + p.ffn;
-  void* scr = base + p.scratch;
+  float* base = ctx.arena(ap.total);
+  float *x = base + ap.x, *qkv = base + ap.qkv, *attn = base + ap.ctx, *tmp = base + ap.tmp,
+        *ffn = base + ap.ffn;
+  void* scr = base + ap.scratch;
   auto& stream = ctx.stream();
   const float eps = static_cast<float>(config_.layer_norm_eps);
 
-  kernels::embed_tokens(batch.ids.data(), batch.positions.data(), batch.type_ids.data(), T,
-                        word_.data.data(), position_.data.data(), token_type_.data.data(),
-                        emb_ln_g_.data.data(), emb_ln_b_.data.data(), eps,
-                        static_cast<std::int32_t>(H_), x);
-  for (const Layer& l : layers_) {
-    l.qkv->forward(x, T, qkv, stream, scr);
-    kernels::self_attention(qkv, batch.seq_begin.data(), n, shape, attn, base + p.attn, threads_);
-    l.attn_out->forward(attn, T, tmp, stream, scr);
-    kernels::add_layer_norm(tmp, x, l.attn_ln_g.data.data(), l.attn_ln_b.data.data(), eps, T, H_, x);
-    l.ffn_in->forward(x, T, ffn, stream, scr);
-    l.ffn_out->forward(ffn, T, tmp, stream, scr);
-    kernels::add_layer_norm(tmp, x, l.out_ln_g.data.data(), l.out_ln_b.data.data(), eps, T, H_, x);
+  const double Hd = static_cast<double>(H_);
+  double attn_flops = 0;  // QKᵀ and PV per sequence: 4·S²·H
+  for (std::int32_t s = 0; s < n; ++s) attn_flops += 4.0 * batch.length(s) * batch.length(s) * Hd;
+  auto gemm = [&](ProfileScope& p, std::int64_t rows, std::int64_t in, std::int64_t outf) {
+    if (!p.active()) return;
+    p.set_args({{"M", rows}, {"K", in}, {"N", outf}});
+    p.set_flops(2.0 * static_cast<double>(rows) * static_cast<double>(in) * static_cast<double>(outf));
+  };
+  {
+    ProfileScope p("op", "embeddings");
+    kernels::embed_tokens(batch.ids.data(), batch.positions.data(), batch.type_ids.data(), T,
+                          word_.data.data(), position_.data.data(), token_type_.data.data(),
+                          emb_ln_g_.data.data(), emb_ln_b_.data.data(), eps,
+                          static_cast<std::int32_t>(H_), x);
+    if (p.active()) p.set_args({{"tokens", T}, {"hidden", H_}});
+  }
+  for (std::size_t li = 0; li < layers_.size(); ++li) {
+    const Layer& l = layers_[li];
+    const int i = static_cast<int>(li);
+    ProfileScope layer("layer", "encoder_layer", i);
+    {
+      ProfileScope p("op", "qkv_gemm", i);
+      l.qkv->forward(x, T, qkv, stream, scr);
+      gemm(p, T, H_, 3 * H_);
+    }
+    {
+      ProfileScope p("op", "attention", i);
+      kernels::self_attention(qkv, batch.seq_begin.data(), n, shape, attn, base + ap.attn, threads_);
+      if (p.active()) {
+        p.set_args({{"sequences", n}, {"heads", shape.heads}, {"max_len", batch.max_length()}});
+        p.set_flops(attn_flops);
+      }
+    }
+    {
+      ProfileScope p("op", "attn_output_gemm", i);
+      l.attn_out->forward(attn, T, tmp, stream, scr);
+      gemm(p, T, H_, H_);
+    }
+    {
+      ProfileScope p("op", "add_layernorm_attn", i);
+      kernels::add_layer_norm(tmp, x, l.attn_ln_g.data.data(), l.attn_ln_b.data.data(), eps, T, H_, x);
+      if (p.active()) p.set_args({{"rows", T}, {"cols", H_}});
+    }
+    {
+      ProfileScope p("op", "ffn_up_gemm_gelu", i);
+      l.ffn_in->forward(x, T, ffn, stream, scr);
+      gemm(p, T, H_, I_);
+    }
+    {
+      ProfileScope p("op", "ffn_down_gemm", i);
+      l.ffn_out->forward(ffn, T, tmp, stream, scr);
+      gemm(p, T, I_, H_);
+    }
+    {
+      ProfileScope p("op", "add_layernorm_ffn", i);
+      kernels::add_layer_norm(tmp, x, l.out_ln_g.data.data(), l.out_ln_b.data.data(), eps, T, H_, x);
+      if (p.active()) p.set_args({{"rows", T}, {"cols", H_}});
+    }
   }
   Outputs out;
   out.hidden = x;
   if (want_pooler) {
-    float* cls = base + p.cls;
+    ProfileScope p("op", "pooler");
+    float* cls = base + ap.cls;
     for (std::int32_t s = 0; s < n; ++s)
       std::copy_n(x + static_cast<std::int64_t>(batch.seq_begin[s]) * H_, H_, cls + s * H_);
-    pooler_->forward(cls, n, base + p.pooled, stream, scr);
-    out.pooled = base + p.pooled;
-    if (want_logits) {
-      classifier_->forward(out.pooled, n, base + p.logits, stream, scr);
-      out.logits = base + p.logits;
-    }
+    pooler_->forward(cls, n, base + ap.pooled, stream, scr);
+    gemm(p, n, H_, H_);
+    out.pooled = base + ap.pooled;
+  }
+  if (want_logits && out.pooled) {
+    ProfileScope p("op", "classifier");
+    classifier_->forward(out.pooled, n, base + ap.logits, stream, scr);
+    gemm(p, n, H_, num_labels());
+    out.logits = base + ap.logits;
   }
   stream.wait();
   return out;

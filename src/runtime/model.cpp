@@ -9,6 +9,7 @@
 #include "io/safetensors.hpp"
 #include "model/bert_config.hpp"
 #include "model/bert_weights.hpp"
+#include "core/profiler.hpp"
 #include "runtime/model_impl.hpp"
 #include "runtime/threads.hpp"
 
@@ -19,6 +20,7 @@ Model::~Model() = default;
 
 std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
                                          const ModelOptions& options) {
+  ProfileScope scope("call", "load_model");
   auto impl = std::make_unique<Impl>();
   TokenizerBundle tb = load_tokenizer(dir);
   impl->config = BertConfig::load(dir);
@@ -61,6 +63,8 @@ std::int64_t Model::parameter_count() const { return impl_->parameters; }
 
 std::vector<Encoding> Model::Impl::encode_all(std::span<const TextInput> inputs,
                                               const BatchOptions& b) const {
+  ProfileScope scope("stage", "tokenize");
+  if (scope.active()) scope.set_args({{"inputs", inputs.size()}});
   const std::size_t max_len = b.max_length ? std::min(b.max_length, max_length) : max_length;
   EncodeOptions opts;
   if (b.truncate) opts.truncation = Truncation{max_len};
@@ -104,18 +108,24 @@ void Model::Impl::run_batches(const std::vector<Encoding>& encodings, const Batc
   std::size_t first = 0;
   try {
     while (first < order.size()) {
+      ProfileScope scope("stage", "batch");
       batch.clear();
       rows.clear();
       std::size_t tokens = 0;
-      // Rows while both limits hold; a row too long for the token budget runs alone.
-      while (first < order.size() && rows.size() < batch_size &&
-             (rows.empty() || tokens + encodings[order[first]].size() <= b.max_batch_tokens)) {
-        const Encoding& e = encodings[order[first]];
-        batch.add(e.ids, e.type_ids);
-        tokens += e.size();
-        rows.push_back(order[first++]);
+      {
+        ProfileScope pack("stage", "pack_batch");
+        // Rows while both limits hold; a row too long for the token budget runs alone.
+        while (first < order.size() && rows.size() < batch_size &&
+               (rows.empty() || tokens + encodings[order[first]].size() <= b.max_batch_tokens)) {
+          const Encoding& e = encodings[order[first]];
+          batch.add(e.ids, e.type_ids);
+          tokens += e.size();
+          rows.push_back(order[first++]);
+        }
       }
+      if (scope.active()) scope.set_args({{"sequences", rows.size()}, {"tokens", tokens}});
       const auto out = encoder->forward(batch, *ctx, pooler, logits);
+      ProfileScope post("stage", "collect_outputs");
       visit(batch, rows, out);
     }
   } catch (...) {
@@ -127,6 +137,7 @@ void Model::Impl::run_batches(const std::vector<Encoding>& encodings, const Batc
 
 std::vector<RowOutput> Model::forward(std::span<const TextInput> inputs,
                                       const BatchOptions& batching) const {
+  ProfileScope scope("call", "forward");
   const auto encodings = impl_->encode_all(inputs, batching);
   const std::int64_t H = hidden_size();
   const std::int64_t C = num_labels();
@@ -157,6 +168,7 @@ std::vector<RowOutput> Model::forward(std::span<const TextInput> inputs,
 
 std::vector<Classification> Model::classify(std::span<const TextInput> inputs, std::size_t top_k,
                                             const BatchOptions& batching) const {
+  ProfileScope scope("call", "classify");
   if (!has_classifier())
     throw Error("this model has no classification head (classifier.weight); use embed or run");
   const auto encodings = impl_->encode_all(inputs, batching);
@@ -201,6 +213,7 @@ std::vector<Classification> Model::classify(std::span<const TextInput> inputs, s
 std::vector<std::vector<float>> Model::embed(std::span<const TextInput> inputs,
                                              EmbeddingPooling pooling, bool normalize,
                                              const BatchOptions& batching) const {
+  ProfileScope scope("call", "embed");
   if (pooling == EmbeddingPooling::Pooler && !has_pooler())
     throw Error("this model has no pooler (pooler.dense.weight); use --pooling cls or mean");
   const auto encodings = impl_->encode_all(inputs, batching);

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# encore vs ONNX Runtime (FP32) on the same model folders, run alternately in one session,
+# 2 threads each, several repetitions; writes the raw JSON and a markdown table of medians.
+#
+#   scripts/bench_vs_peers.sh [--reps 3] [--models "bert-base minilm-l6"] [--work DIR] [--min-time S]
+#
+# Needs ../shared/peers (ONNX Runtime via onnxruntime-node, HF tokenizers via Node) and a
+# release build in build/. Models are generated with random weights
+# (../shared/tools/make_random_bert.py); speed does not depend on the weights' values.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=3
+MODELS="bert-base minilm-l6"
+WORK=${PEERS_WORK:-/tmp/encore-peers}
+MIN_TIME=5
+THREADS=2
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --reps) REPS=$2; shift 2 ;;
+    --models) MODELS=$2; shift 2 ;;
+    --work) WORK=$2; shift 2 ;;
+    --min-time) MIN_TIME=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    *) echo "bench_vs_peers.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+SHARED=$(realpath ../shared)
+ENCORE=build/apps/encore/encore
+OUT=$WORK/results/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$OUT"
+[ -x "$ENCORE" ] || { echo "build encore first (cmake --build build)" >&2; exit 1; }
+"$SHARED/peers/setup.sh" "$WORK" > "$OUT/setup.log"
+export PEERS_WORK=$WORK
+
+IDS=$WORK/clinc_test.ids.jsonl
+[ -s "$IDS" ] || node "$SHARED/peers/tokenize.mjs" --work "$WORK" "$SHARED/vocab/bert-base-uncased/tokenizer.json" \
+  < "$SHARED/data/clinc150/test.jsonl" > "$IDS"
+
+for m in $MODELS; do
+  dir=$WORK/models/$m
+  [ -f "$dir/model.safetensors" ] || /usr/bin/python3 "$SHARED/tools/make_random_bert.py" --preset "$m" --out "$dir"
+  /usr/bin/python3 "$SHARED/peers/export_onnx.py" "$dir" --work "$WORK" > "$OUT/export-$m.log"
+  onnx=$WORK/$m/model.onnx
+  for r in $(seq 1 "$REPS"); do
+    echo "== $m rep $r: encore" >&2
+    "$ENCORE" bench --model "$dir" --threads "$THREADS" --shapes 1x16,8x128 --min-time "$MIN_TIME" \
+      --ids "$IDS" --batch-size 32 --passes 1 --json "$OUT/$m.encore.$r.json" > /dev/null
+    echo "== $m rep $r: onnxruntime" >&2
+    node "$SHARED/peers/bench_ort.mjs" --model "$onnx" --threads "$THREADS" --shapes 1x16,8x128 \
+      --min-time "$MIN_TIME" --json "$OUT/$m.ort-shapes.$r.json" --quiet > /dev/null
+    node "$SHARED/peers/bench_ort.mjs" --model "$onnx" --threads "$THREADS" --ids "$IDS" \
+      --batch-size 32 --padding longest --passes 1 --json "$OUT/$m.ort-longest.$r.json" --quiet > /dev/null
+    node "$SHARED/peers/bench_ort.mjs" --model "$onnx" --threads "$THREADS" --ids "$IDS" \
+      --batch-size 32 --padding max_length:128 --passes 1 --json "$OUT/$m.ort-max128.$r.json" --quiet > /dev/null
+  done
+done
+/usr/bin/python3 scripts/summarize_bench.py "$OUT" | tee "$OUT/summary.md"
+echo "raw results: $OUT" >&2
