@@ -14,5 +14,6 @@ void add_embed_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
 
 }  // namespace encore::cli

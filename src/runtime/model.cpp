@@ -2,6 +2,7 @@
 #include "encore/model.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <mutex>
 #include <numeric>
@@ -21,7 +22,9 @@ Model::~Model() = default;
 std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
                                          const ModelOptions& options) {
   ProfileScope scope("call", "load_model");
+  const auto t0 = std::chrono::steady_clock::now();
   auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
   TokenizerBundle tb = load_tokenizer(dir);
   impl->config = BertConfig::load(dir);
   impl->tokenizer.emplace(std::move(tb.tokenizer));
@@ -34,9 +37,11 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     io::WeightStore store = io::WeightStore::open(dir);
     BertWeights weights = BertWeights::load(store, impl->config);
     impl->parameters = weights.parameter_count;
+    impl->disk_usage = weights.disk_usage;
     store.close();  // weights are host copies now; drop the file mapping before packing
     impl->encoder = std::make_unique<runtime::BertEncoder>(impl->config, std::move(weights), threads);
   }
+  impl->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
 }
 

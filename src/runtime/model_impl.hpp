@@ -2,6 +2,7 @@
 // itself rather than the text-in/results-out API.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -9,6 +10,7 @@
 
 #include "encore/model.hpp"
 #include "model/bert_config.hpp"
+#include "model/bert_weights.hpp"
 #include "runtime/bert_encoder.hpp"
 
 namespace encore {
@@ -18,6 +20,9 @@ struct Model::Impl {
   std::optional<Tokenizer> tokenizer;
   std::size_t max_length = 512;
   std::int64_t parameters = 0;
+  std::filesystem::path dir;
+  std::map<io::DType, DTypeUsage> disk_usage;  // loaded tensors by stored dtype
+  double load_ms = 0;
   std::unique_ptr<runtime::BertEncoder> encoder;
 
   // Working memory for concurrent callers: borrowed per call, returned after.

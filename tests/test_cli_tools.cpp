@@ -1,0 +1,68 @@
+// Output formats of `encore bench` (JSON keys other tools read) and `encore inspect` (plan,
+// DOT that GraphViz renders). Timings are not tested.
+#include <gtest/gtest.h>
+
+#include "test_support.hpp"
+
+namespace encore {
+namespace {
+
+using nlohmann::json;
+
+std::string tiny() { return (test::shared_dir() / "models/tiny-random-bert").string(); }
+
+TEST(CliTools, BenchJsonSchema) {
+  const auto dir = test::temp_dir("bench_json");
+  test::write_file(dir / "ids.jsonl", "{\"ids\": [101, 7592, 102], \"type_ids\": [0, 0, 0]}\n"
+                                      "{\"ids\": [101, 2088, 2003, 102]}\n");
+  test::write_file(dir / "texts.jsonl", "{\"text\": \"hello\"}\n{\"text\": \"good night\", \"text_pair\": \"moon\"}\n");
+  const auto out = dir / "bench.json";
+  const auto r = test::run_cli("bench --model " + tiny() + " --threads 1 --shapes 1x8,2x16 --warmup 1 --min-runs 3 "
+                               "--min-time 0 --passes 2 --ids " + (dir / "ids.jsonl").string() + " --input " +
+                               (dir / "texts.jsonl").string() + " --json " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("tokens/s"), std::string::npos) << r.out;  // the readable table
+  const json j = json::parse(test::slurp(out));
+  EXPECT_TRUE(j["machine"].contains("threads"));
+  EXPECT_TRUE(j["model"].contains("params"));
+  ASSERT_EQ(j["results"].size(), 4u);
+  for (const auto& res : j["results"]) {
+    for (const char* k : {"precision", "name", "batch", "seq", "sequences", "tokens", "wall_s", "latency_ms",
+                          "seq_per_s", "tokens_per_s"})
+      EXPECT_TRUE(res.contains(k)) << k;
+    for (const char* k : {"mean", "std", "min", "p50", "p95", "p99"}) EXPECT_TRUE(res["latency_ms"].contains(k)) << k;
+    EXPECT_GT(res["tokens_per_s"].get<double>(), 0);
+  }
+  EXPECT_EQ(j["results"][0]["name"], "1x8");
+  EXPECT_EQ(j["results"][1]["tokens"], 32);
+  EXPECT_EQ(j["results"][2]["name"], "ids.jsonl");
+  EXPECT_EQ(j["results"][2]["tokens"], 7);
+  EXPECT_EQ(j["results"][3]["sequences"], 2);
+
+  const auto bad = test::run_cli("bench --model " + tiny() + " --shapes 8x");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("bad shape '8x'"), std::string::npos) << bad.err;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(CliTools, InspectDescribesAndDrawsThePlan) {
+  const auto dir = test::temp_dir("inspect");
+  const auto r = test::run_cli("inspect --model " + tiny() + " --dot " + (dir / "plan.dot").string() +
+                               " --json " + (dir / "plan.json").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("layer1.ffn_up_gemm_gelu"), std::string::npos) << r.out;
+  const json j = json::parse(test::slurp(dir / "plan.json"));
+  EXPECT_EQ(j["layers"], 2);
+  EXPECT_EQ(j["hidden"], 96);
+  EXPECT_EQ(j["plan"].size(), 1u + 2 * 7 + 2);  // embeddings, 7 ops per layer, pooler, classifier
+  EXPECT_TRUE(j["stored"].contains("F32"));
+  EXPECT_GT(j["params"].get<long long>(), 0);
+  if (std::system("command -v dot >/dev/null 2>&1") != 0) GTEST_SKIP() << "GraphViz dot not installed";
+  const std::string cmd = "dot -Tsvg " + (dir / "plan.dot").string() + " -o " + (dir / "plan.svg").string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_NE(test::slurp(dir / "plan.svg").find("<svg"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace encore
