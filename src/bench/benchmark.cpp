@@ -33,6 +33,19 @@ runtime::PackedBatch pack(const std::vector<Row>& rows, std::size_t first, std::
 
 }  // namespace
 
+double forward_flops(const Model& model, const std::vector<std::int64_t>& lengths) {
+  const auto& c = model.internals().config;
+  const double H = static_cast<double>(c.hidden_size), I = static_cast<double>(c.intermediate_size),
+               L = static_cast<double>(c.num_hidden_layers);
+  const double per_token = 2.0 * L * (4 * H * H + 2 * H * I);
+  double f = 0;
+  for (auto s : lengths) {
+    const double S = static_cast<double>(s);
+    f += S * per_token + 4.0 * S * S * H * L;
+  }
+  return f;
+}
+
 LatencyStats summarize(std::vector<double> ms) {
   LatencyStats s;
   if (ms.empty()) return s;
@@ -110,6 +123,8 @@ Result bench_shape(const Model& model, std::int64_t batch, std::int64_t seq, con
   r.wall_s = r.latency_ms.p50 / 1000;
   r.seq_per_s = static_cast<double>(r.sequences) / r.wall_s;
   r.tokens_per_s = static_cast<double>(r.tokens) / r.wall_s;
+  r.flops = forward_flops(model, std::vector<std::int64_t>(static_cast<std::size_t>(batch), seq));
+  r.gflops = r.flops / r.wall_s / 1e9;
   return r;
 }
 
@@ -147,6 +162,10 @@ Result bench_rows(const Model& model, const std::string& name, const std::vector
   r.latency_ms = summarize(call_ms);
   r.seq_per_s = static_cast<double>(r.sequences) / r.wall_s;
   r.tokens_per_s = static_cast<double>(r.tokens) / r.wall_s;
+  std::vector<std::int64_t> lengths;
+  for (const auto& row : rows) lengths.push_back(static_cast<std::int64_t>(row.ids.size()));
+  r.flops = forward_flops(model, lengths);
+  r.gflops = r.flops / r.wall_s / 1e9;
   return r;
 }
 

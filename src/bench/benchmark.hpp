@@ -24,6 +24,7 @@ struct LatencyStats {
 LatencyStats summarize(std::vector<double> ms);
 
 struct Result {
+  std::string precision = "fp32";
   std::string name;       // "8x128" or the workload file's name
   std::int64_t batch = 0, seq = 0;  // fixed shapes; batch size for workloads
   std::int64_t sequences = 0;       // per timed unit (a call, or a pass)
@@ -32,7 +33,12 @@ struct Result {
   double wall_s = 0;                // median time of one unit (call or pass)
   LatencyStats latency_ms;          // per forward call
   double seq_per_s = 0, tokens_per_s = 0;
+  double flops = 0;  // per timed unit
+  double gflops = 0;  // achieved, flops / wall_s
 };
+
+// FLOPs of one forward pass over sequences of these lengths (GEMMs + attention products).
+double forward_flops(const Model& model, const std::vector<std::int64_t>& lengths);
 
 struct Row {
   std::vector<std::int32_t> ids, type_ids;

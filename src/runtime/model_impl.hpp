@@ -23,6 +23,7 @@ struct Model::Impl {
   std::filesystem::path dir;
   std::map<io::DType, DTypeUsage> disk_usage;  // loaded tensors by stored dtype
   double load_ms = 0;
+  std::uintmax_t bytes_on_disk = 0;  // weight files
   std::unique_ptr<runtime::BertEncoder> encoder;
 
   // Working memory for concurrent callers: borrowed per call, returned after.
