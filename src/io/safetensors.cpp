@@ -39,9 +39,9 @@ struct DTypeInfo {
   std::size_t size;
 };
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F64, "F64", 8}, {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
+    {DType::F64, "F64", 8},   {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
     {DType::BF16, "BF16", 2}, {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
-    {DType::I16, "I16", 2}, {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
+    {DType::I16, "I16", 2},   {DType::I8, "I8", 1},   {DType::U8, "U8", 1},
     {DType::BOOL, "BOOL", 1},
 };
 
@@ -51,9 +51,13 @@ const DTypeInfo& info(DType d) {
   throw Error("invalid DType value " + std::to_string(static_cast<int>(d)));
 }
 
-std::string squote(const std::string& s) { return "'" + s + "'"; }
+std::string squote(const std::string& s) {
+  return "'" + s + "'";
+}
 
-std::string sys_error() { return std::strerror(errno); }
+std::string sys_error() {
+  return std::strerror(errno);
+}
 
 // Reads an unsigned JSON integer that fits in std::uint64_t (nlohmann stores integers
 // beyond int64 as unsigned and beyond uint64 as floats, which we reject).
@@ -71,19 +75,21 @@ bool get_u64(const json& v, std::uint64_t& out) {
   return false;
 }
 
-// Parses JSON and reports the first key that occurs twice in an object at `key_depth`
-// (nlohmann silently keeps the last one, which would hide a second definition of a tensor).
-json parse_checking_duplicates(std::string_view text, const std::string& source, int key_depth,
-                               const std::string& what_key) {
+// Parses JSON and reports the first key that occurs twice in the top-level object, or, with
+// `parent` set, in the object under that top-level key (nlohmann silently keeps the last
+// duplicate, which would hide a second definition of a tensor).
+json parse_checking_duplicates(std::string_view text, const std::string& source,
+                               const std::string& parent, const std::string& what_key) {
+  const int key_depth = parent.empty() ? 1 : 2;
   std::set<std::string> seen;
+  std::string current_parent;
   std::optional<std::string> duplicate;
   auto callback = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::key && depth == key_depth && !duplicate) {
-      if (!seen.insert(parsed.get<std::string>()).second) duplicate = parsed.get<std::string>();
-    } else if (event == json::parse_event_t::object_start && depth < key_depth) {
-      // Keys of a different object at the same depth (only reachable for key_depth 2).
-      seen.clear();
-    }
+    if (event != json::parse_event_t::key || duplicate) return true;
+    if (depth == 1) current_parent = parsed.get<std::string>();
+    if (depth == key_depth && (parent.empty() || current_parent == parent) &&
+        !seen.insert(parsed.get<std::string>()).second)
+      duplicate = parsed.get<std::string>();
     return true;
   };
   json j;
@@ -93,8 +99,13 @@ json parse_checking_duplicates(std::string_view text, const std::string& source,
     const std::string what = e.what();
     throw Error(source + ": malformed JSON at byte " + std::to_string(e.byte) + ": " +
                 what.substr(what.find(':') + 1));
+  } catch (const json::exception& e) {
+    // e.g. out_of_range 406: a number literal beyond double's range.
+    const std::string what = e.what();
+    throw Error(source + ": malformed JSON: " + what.substr(what.find("] ") + 2));
   }
-  if (duplicate) throw Error(source + ": " + what_key + " " + squote(*duplicate) + " appears twice");
+  if (duplicate)
+    throw Error(source + ": " + what_key + " " + squote(*duplicate) + " appears twice");
   return j;
 }
 
@@ -108,8 +119,12 @@ struct Fd {
 
 }  // namespace
 
-std::string_view dtype_name(DType dtype) { return info(dtype).name; }
-std::size_t dtype_size(DType dtype) { return info(dtype).size; }
+std::string_view dtype_name(DType dtype) {
+  return info(dtype).name;
+}
+std::size_t dtype_size(DType dtype) {
+  return info(dtype).size;
+}
 
 std::optional<DType> parse_dtype(std::string_view name) {
   for (const auto& i : kDTypes)
@@ -163,7 +178,9 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
   return *this;
 }
 
-SafetensorsFile::~SafetensorsFile() { close(); }
+SafetensorsFile::~SafetensorsFile() {
+  close();
+}
 
 void SafetensorsFile::close() {
   if (base_) ::munmap(const_cast<std::byte*>(base_), size_);
@@ -211,7 +228,7 @@ SafetensorsFile SafetensorsFile::open(const fs::path& path) {
                 " exceeds the 100 MB limit");
 
   const std::string_view header_text(reinterpret_cast<const char*>(f.base_) + 8, header_len);
-  const json header = parse_checking_duplicates(header_text, where, 1, "tensor");
+  const json header = parse_checking_duplicates(header_text, where, "", "tensor");
   if (!header.is_object())
     throw Error(where + ": header must be a JSON object, found " + header.type_name());
 
@@ -284,8 +301,7 @@ SafetensorsFile SafetensorsFile::open(const fs::path& path) {
                   "] end before begin");
     if (end > data_size)
       throw Error(ctx + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                  "] out of range: the data section has " + std::to_string(data_size) +
-                  " bytes");
+                  "] out of range: the data section has " + std::to_string(data_size) + " bytes");
     if (end - begin != expected_bytes)
       throw Error(ctx + ": wrong size for dtype " + std::string(dtype_name(*dtype)) +
                   " and shape " + shape_string(view.shape) + ": data_offsets span " +
@@ -307,10 +323,9 @@ SafetensorsFile SafetensorsFile::open(const fs::path& path) {
     if (r.begin == r.end) continue;  // empty tensors occupy no bytes
     if (prev && r.begin < prev->end)
       throw Error(where + ": tensors " + squote(f.tensors_[prev->tensor].name) + " and " +
-                  squote(f.tensors_[r.tensor].name) +
-                  " overlap (data_offsets [" + std::to_string(prev->begin) + ", " +
-                  std::to_string(prev->end) + "] and [" + std::to_string(r.begin) + ", " +
-                  std::to_string(r.end) + "])");
+                  squote(f.tensors_[r.tensor].name) + " overlap (data_offsets [" +
+                  std::to_string(prev->begin) + ", " + std::to_string(prev->end) + "] and [" +
+                  std::to_string(r.begin) + ", " + std::to_string(r.end) + "])");
     if (!prev || r.end > prev->end) prev = &r;
   }
 
@@ -413,7 +428,8 @@ std::vector<float> to_float32(const TensorView& t) {
 void SafetensorsWriter::add(std::string name, DType dtype, std::vector<std::int64_t> shape,
                             const void* data, std::size_t bytes) {
   if (name == "__metadata__") throw Error("safetensors writer: '__metadata__' is a reserved name");
-  if (tensors_.count(name)) throw Error("safetensors writer: tensor " + squote(name) + " added twice");
+  if (tensors_.count(name))
+    throw Error("safetensors writer: tensor " + squote(name) + " added twice");
   std::uint64_t numel = 1, expected = 0;
   bool overflow = false;
   for (auto d : shape) {
@@ -445,16 +461,26 @@ void SafetensorsWriter::metadata(std::string key, std::string value) {
 }
 
 std::string SafetensorsWriter::serialize() const {
-  json header = json::object();
+  // Key order and formatting follow the Python reference writer (ref_bert.py): tensors by
+  // name, each {"dtype","shape","data_offsets"}, then "__metadata__"; compact separators;
+  // non-ASCII escaped. The same tensors therefore give byte-identical files.
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
   std::uint64_t offset = 0;
   for (const auto& [name, e] : tensors_) {
-    header[name] = {{"dtype", std::string(dtype_name(e.dtype))},
-                    {"shape", e.shape},
-                    {"data_offsets", {offset, offset + e.data.size()}}};
+    nlohmann::ordered_json entry = nlohmann::ordered_json::object();
+    entry["dtype"] = std::string(dtype_name(e.dtype));
+    entry["shape"] = e.shape;
+    entry["data_offsets"] = {offset, offset + e.data.size()};
+    header[name] = std::move(entry);
     offset += e.data.size();
   }
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump(-1, ' ', /*ensure_ascii=*/true);
+  } catch (const nlohmann::json::type_error&) {
+    throw Error("safetensors writer: a tensor name or metadata string is not valid UTF-8");
+  }
   text.append((8 - text.size() % 8) % 8, ' ');
 
   std::string out;
@@ -493,7 +519,8 @@ void SafetensorsWriter::write(const fs::path& path) const {
   fd = -1;
   if (rc != 0) fail("cannot close");
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string msg = "cannot rename '" + where + "' to '" + path.string() + "': " + sys_error();
+    const std::string msg =
+        "cannot rename '" + where + "' to '" + path.string() + "': " + sys_error();
     ::unlink(tmp.c_str());
     throw Error(msg);
   }
@@ -519,7 +546,7 @@ WeightStore WeightStore::open(const fs::path& dir) {
     store.source_ = index;
     store.sharded_ = true;
     const std::string where = index.string();
-    const json j = parse_checking_duplicates(read_file(index, "weight index"), where, 2,
+    const json j = parse_checking_duplicates(read_file(index, "weight index"), where, "weight_map",
                                              "weight_map entry");
     if (!j.is_object()) throw Error(where + ": must hold a JSON object");
     const auto wm = j.find("weight_map");
@@ -527,7 +554,7 @@ WeightStore WeightStore::open(const fs::path& dir) {
       throw Error(where + ": missing or non-object 'weight_map'");
     if (wm->empty()) throw Error(where + ": 'weight_map' is empty");
 
-    // Shards in first-mention order, each opened once.
+    // Each shard opened once, in the order the (name-sorted) weight_map first mentions it.
     std::map<std::string, std::size_t> shard_index;
     std::vector<std::pair<std::string, std::string>> mapping;  // tensor -> shard file
     for (const auto& [name, file] : wm->items()) {
@@ -537,8 +564,8 @@ WeightStore WeightStore::open(const fs::path& dir) {
       const fs::path rel(shard);
       if (shard.empty() || rel.is_absolute() ||
           std::any_of(rel.begin(), rel.end(), [](const fs::path& p) { return p == ".."; }))
-        throw Error(where + ": weight_map entry " + squote(name) + " names shard " +
-                    squote(shard) + ", which is not a file inside the model folder");
+        throw Error(where + ": weight_map entry " + squote(name) + " names shard " + squote(shard) +
+                    ", which is not a file inside the model folder");
       if (!shard_index.count(shard)) {
         const fs::path p = dir / rel;
         if (!fs::is_regular_file(p, ec))
@@ -554,11 +581,13 @@ WeightStore WeightStore::open(const fs::path& dir) {
         throw Error(where + ": weight_map puts tensor " + squote(name) + " in shard " +
                     squote(shard) + ", which does not contain it");
     }
-  } else if (fs::exists(dir / "pytorch_model.bin", ec)) {
-    throw Error("model folder '" + dir.string() +
-                "' contains only pytorch_model.bin; PyTorch pickle checkpoints are not "
-                "supported yet — convert with `model.save_pretrained(dir, "
-                "safe_serialization=True)`");
+  } else if (const char* bin = fs::exists(dir / "pytorch_model.bin", ec) ? "pytorch_model.bin"
+                               : fs::exists(dir / "pytorch_model.bin.index.json", ec)
+                                   ? "pytorch_model.bin.index.json"
+                                   : nullptr) {
+    throw Error("model folder '" + dir.string() + "' contains only " + bin +
+                "; PyTorch pickle checkpoints are not supported yet — convert with "
+                "`model.save_pretrained(dir, safe_serialization=True)`");
   } else {
     throw Error("model folder '" + dir.string() +
                 "' has no weights: expected model.safetensors or model.safetensors.index.json");

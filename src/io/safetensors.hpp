@@ -6,6 +6,8 @@
 // Files are memory-mapped read-only, so opening a multi-GB checkpoint costs one header
 // parse; tensors are converted to float32 only when the caller asks for them. The header is
 // validated completely on open, so every TensorView handed out lies inside the mapping.
+// (As with any mmap, a file truncated by another process while mapped faults on access;
+// checkpoints are treated as immutable.)
 #pragma once
 
 #include <cstddef>

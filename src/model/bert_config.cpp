@@ -17,29 +17,40 @@ using nlohmann::json;
 
 std::string_view to_string(Activation a) {
   switch (a) {
-    case Activation::Gelu: return "gelu";
-    case Activation::GeluTanh: return "gelu_pytorch_tanh";
-    case Activation::Relu: return "relu";
-    case Activation::Silu: return "silu";
+    case Activation::Gelu:
+      return "gelu";
+    case Activation::GeluTanh:
+      return "gelu_pytorch_tanh";
+    case Activation::Relu:
+      return "relu";
+    case Activation::Silu:
+      return "silu";
   }
   return "?";
 }
 
 std::string_view to_string(Pooling p) {
   switch (p) {
-    case Pooling::None: return "none";
-    case Pooling::Cls: return "cls";
-    case Pooling::Mean: return "mean";
+    case Pooling::None:
+      return "none";
+    case Pooling::Cls:
+      return "cls";
+    case Pooling::Mean:
+      return "mean";
   }
   return "?";
 }
 
 std::string_view to_string(ProblemType p) {
   switch (p) {
-    case ProblemType::Unspecified: return "unspecified";
-    case ProblemType::SingleLabel: return "single_label_classification";
-    case ProblemType::MultiLabel: return "multi_label_classification";
-    case ProblemType::Regression: return "regression";
+    case ProblemType::Unspecified:
+      return "unspecified";
+    case ProblemType::SingleLabel:
+      return "single_label_classification";
+    case ProblemType::MultiLabel:
+      return "multi_label_classification";
+    case ProblemType::Regression:
+      return "regression";
   }
   return "?";
 }
@@ -70,13 +81,27 @@ namespace {
 // rejects absurd values before anything is allocated from them.
 constexpr std::int64_t kMaxDim = std::numeric_limits<std::int32_t>::max();
 
+// Without id2label, "num_labels" alone makes that many names; beyond this it is not a
+// plausible classifier (and would only exhaust memory).
+constexpr std::int64_t kMaxGeneratedLabels = 1'000'000;
+
+// A user-supplied string as messages show it: quoted, and cut (on a UTF-8 boundary) when
+// long, so a hostile config cannot make a megabyte-long error line.
+std::string clip(const std::string& s) {
+  std::size_t cut = s.size();
+  if (cut > 60) {
+    cut = 57;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  }
+  std::string out = "'";
+  out.append(s, 0, cut);
+  out += cut < s.size() ? "...'" : "'";
+  return out;
+}
+
 // A short rendering of a JSON value for messages (never the whole of a large value).
 std::string describe(const json& v) {
-  if (v.is_string()) {
-    std::string s = v.get<std::string>();
-    if (s.size() > 60) s = s.substr(0, 57) + "...";
-    return "'" + s + "'";
-  }
+  if (v.is_string()) return clip(v.get<std::string>());
   if (v.is_number() || v.is_boolean()) return v.dump();
   return std::string("a JSON ") + v.type_name();
 }
@@ -99,13 +124,13 @@ struct Fields {
     const json* v = find(j, key);
     if (!v) return std::nullopt;
     if (!v->is_number_integer()) fail(key, "must be an integer, found " + describe(*v));
-    if (v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max))
-      fail(key, "is out of range: " + describe(*v));
-    const auto x = v->get<std::int64_t>();
-    if (x < min || x > max)
+    // Integers beyond int64 arrive as unsigned: compare before converting.
+    const bool too_big =
+        v->is_number_unsigned() && v->get<std::uint64_t>() > static_cast<std::uint64_t>(max);
+    if (too_big || v->get<std::int64_t>() < min || v->get<std::int64_t>() > max)
       fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                    ", found " + std::to_string(x));
-    return x;
+                    ", found " + describe(*v));
+    return v->get<std::int64_t>();
   }
 
   std::int64_t required_int(const char* key, std::int64_t min, std::int64_t max = kMaxDim) const {
@@ -167,7 +192,8 @@ BertConfig BertConfig::from_json(const json& j, const fs::path& source) {
       throw Error(where + ": missing field 'model_type' (and 'architectures' names no Bert class)");
   }
   if (c.model_type != "bert")
-    throw Error(where + ": unsupported model_type '" + c.model_type + "' (encore supports 'bert')");
+    throw Error(where + ": unsupported model_type " + clip(c.model_type) +
+                " (encore supports 'bert')");
 
   if (f.opt_bool("is_decoder", false))
     f.fail("is_decoder", "is true: decoder (causal) BERT models are not supported");
@@ -187,8 +213,8 @@ BertConfig BertConfig::from_json(const json& j, const fs::path& source) {
   const std::string act = f.opt_string("hidden_act").value_or("gelu");
   const auto parsed_act = parse_activation(act);
   if (!parsed_act)
-    throw Error(where + ": unsupported activation '" + act +
-                "' in field 'hidden_act' (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, "
+    throw Error(where + ": unsupported activation " + clip(act) +
+                " in field 'hidden_act' (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, "
                 "silu, swish)");
   c.hidden_act = *parsed_act;
 
@@ -207,8 +233,8 @@ BertConfig BertConfig::from_json(const json& j, const fs::path& source) {
   }
 
   if (auto pet = f.opt_string("position_embedding_type"); pet && *pet != "absolute")
-    throw Error(where + ": unsupported position_embedding_type '" + *pet +
-                "' (encore supports 'absolute')");
+    throw Error(where + ": unsupported position_embedding_type " + clip(*pet) +
+                " (encore supports 'absolute')");
 
   // Labels.
   if (const json* id2label = find(j, "id2label")) {
@@ -219,10 +245,10 @@ BertConfig BertConfig::from_json(const json& j, const fs::path& source) {
     for (const auto& [key, value] : id2label->items()) {
       const auto idx = parse_index(key);
       if (!idx || *idx >= n)
-        f.fail("id2label", "has key '" + key + "'; keys must be the indices 0.." +
-                               std::to_string(n - 1));
+        f.fail("id2label",
+               "has key " + clip(key) + "; keys must be the indices 0.." + std::to_string(n - 1));
       if (!value.is_string())
-        f.fail("id2label", "entry '" + key + "' must be a string, found " + describe(value));
+        f.fail("id2label", "entry " + clip(key) + " must be a string, found " + describe(value));
       auto& slot = labels[static_cast<std::size_t>(*idx)];
       if (slot) f.fail("id2label", "has index " + std::to_string(*idx) + " twice");
       slot = value.get<std::string>();
@@ -230,7 +256,8 @@ BertConfig BertConfig::from_json(const json& j, const fs::path& source) {
     for (auto& l : labels) c.id2label.push_back(std::move(*l));  // n keys, no repeat: dense
     c.num_labels = n;
   } else {
-    c.num_labels = f.opt_int("num_labels", 0, kMaxDim).value_or(2);
+    // Bounded because a name LABEL_i is made for each.
+    c.num_labels = f.opt_int("num_labels", 0, kMaxGeneratedLabels).value_or(2);
     for (std::int64_t i = 0; i < c.num_labels; ++i)
       c.id2label.push_back("LABEL_" + std::to_string(i));
   }
@@ -240,7 +267,7 @@ BertConfig BertConfig::from_json(const json& j, const fs::path& source) {
       f.fail("label2id", "must be an object {label: index, ...}, found " + describe(*label2id));
     for (const auto& [key, value] : label2id->items()) {
       if (!value.is_number_integer())
-        f.fail("label2id", "entry '" + key + "' must be an integer, found " + describe(value));
+        f.fail("label2id", "entry " + clip(key) + " must be an integer, found " + describe(value));
       c.label2id[key] = value.get<std::int64_t>();
     }
   } else {
@@ -251,8 +278,8 @@ BertConfig BertConfig::from_json(const json& j, const fs::path& source) {
   if (auto pt = f.opt_string("problem_type")) {
     const auto parsed = parse_problem_type(*pt);
     if (!parsed)
-      throw Error(where + ": unsupported problem_type '" + *pt +
-                  "' (expected single_label_classification, multi_label_classification or "
+      throw Error(where + ": unsupported problem_type " + clip(*pt) +
+                  " (expected single_label_classification, multi_label_classification or "
                   "regression)");
     c.problem_type = *parsed;
   }
@@ -275,10 +302,11 @@ Pooling BertConfig::pooling_from_json(const json& j, const std::string& where,
     if (f.opt_bool(mode, false)) others += std::string(others.empty() ? "" : ", ") + mode;
   }
   if (!others.empty())
-    throw Error(where + ": unsupported pooling mode " + others + " (encore supports "
-                "pooling_mode_cls_token and pooling_mode_mean_tokens)");
+    throw Error(where + ": unsupported pooling mode " + others +
+                " (encore supports pooling_mode_cls_token and pooling_mode_mean_tokens)");
   if (cls && mean)
-    throw Error(where + ": pooling_mode_cls_token and pooling_mode_mean_tokens are both set; "
+    throw Error(where +
+                ": pooling_mode_cls_token and pooling_mode_mean_tokens are both set; "
                 "concatenated poolings are not supported");
   if (!cls && !mean) throw Error(where + ": no pooling mode is set");
   return cls ? Pooling::Cls : Pooling::Mean;

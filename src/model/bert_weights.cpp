@@ -23,9 +23,10 @@ class Loader {
     return nullptr;
   }
 
-  // Loads `name` into `dst` at element `offset`, which must hold `shape`.
-  void load_into(const std::string& name, const Shape& shape, HostTensor& dst,
-                 std::size_t offset = 0) {
+  // The tensor for `name`, checked to be floating-point with exactly `shape`. Callers
+  // allocate only after this, so a config with absurd sizes fails with a shape error
+  // instead of an enormous allocation.
+  const io::TensorView& require(const std::string& name, const Shape& shape) const {
     const io::TensorView* t = lookup(name);
     if (!t) {
       std::string tried;
@@ -34,15 +35,21 @@ class Loader {
                   tried + ")");
     }
     check(*t, shape);
-    io::to_float32(*t, dst.data.data() + offset);
-    account(*t);
+    return *t;
+  }
+
+  // Converts a require()d tensor into `dst` at element `offset`.
+  void convert(const io::TensorView& t, HostTensor& dst, std::size_t offset = 0) {
+    io::to_float32(t, dst.data.data() + offset);
+    account(t);
   }
 
   HostTensor load(const std::string& name, const Shape& shape) {
+    const io::TensorView& t = require(name, shape);
     HostTensor h;
     h.shape = shape;
-    h.data.resize(static_cast<std::size_t>(numel(shape)));
-    load_into(name, shape, h);
+    h.data.resize(static_cast<std::size_t>(t.numel()));
+    convert(t, h);
     return h;
   }
 
@@ -67,12 +74,6 @@ class Loader {
 
   const std::set<std::string>& used() const { return used_; }
 
-  static std::int64_t numel(const Shape& s) {
-    std::int64_t n = 1;
-    for (auto d : s) n *= d;
-    return n;
-  }
-
  private:
   // HF BertModel saves "embeddings.…"; Bert*For* models save "bert.embeddings.…"; TF-era
   // checkpoints call LayerNorm's parameters gamma/beta.
@@ -81,11 +82,11 @@ class Loader {
     std::vector<std::string> base{"bert." + name, name};
     std::vector<std::string> out = base;
     for (const auto& b : base) {
-      for (const auto& [modern, legacy] : {std::pair<std::string, std::string>{"LayerNorm.weight",
-                                                                              "LayerNorm.gamma"},
-                                           {"LayerNorm.bias", "LayerNorm.beta"}}) {
-        if (b.size() >= modern.size() && b.compare(b.size() - modern.size(), modern.size(),
-                                                   modern) == 0)
+      for (const auto& [modern, legacy] :
+           {std::pair<std::string, std::string>{"LayerNorm.weight", "LayerNorm.gamma"},
+            {"LayerNorm.bias", "LayerNorm.beta"}}) {
+        if (b.size() >= modern.size() &&
+            b.compare(b.size() - modern.size(), modern.size(), modern) == 0)
           out.push_back(b.substr(0, b.size() - modern.size()) + legacy);
       }
     }
@@ -108,24 +109,32 @@ BertWeights BertWeights::load(const io::WeightStore& store, const BertConfig& c)
   w.word_embeddings = l.load("embeddings.word_embeddings.weight", {c.vocab_size, H});
   w.position_embeddings =
       l.load("embeddings.position_embeddings.weight", {c.max_position_embeddings, H});
-  w.token_type_embeddings = l.load("embeddings.token_type_embeddings.weight", {c.type_vocab_size, H});
+  w.token_type_embeddings =
+      l.load("embeddings.token_type_embeddings.weight", {c.type_vocab_size, H});
   w.embeddings_ln_weight = l.load("embeddings.LayerNorm.weight", {H});
   w.embeddings_ln_bias = l.load("embeddings.LayerNorm.bias", {H});
 
-  w.layers.resize(static_cast<std::size_t>(c.num_hidden_layers));
+  // Grown per layer (not resized up front) so a config claiming absurdly many layers fails
+  // on the first missing one rather than on the allocation.
   for (std::int64_t i = 0; i < c.num_hidden_layers; ++i) {
     const std::string p = "encoder.layer." + std::to_string(i) + ".";
-    BertLayerWeights& L = w.layers[static_cast<std::size_t>(i)];
+    BertLayerWeights& L = w.layers.emplace_back();
 
+    // Check all three projections before allocating the fused tensors.
+    const io::TensorView* qkv[3][2];
+    const char* parts[] = {"query", "key", "value"};
+    for (std::size_t k = 0; k < 3; ++k) {
+      const std::string s = p + "attention.self." + parts[k];
+      qkv[k][0] = &l.require(s + ".weight", {H, H});
+      qkv[k][1] = &l.require(s + ".bias", {H});
+    }
     L.qkv_weight.shape = {3 * H, H};
     L.qkv_weight.data.resize(static_cast<std::size_t>(3 * H * H));
     L.qkv_bias.shape = {3 * H};
     L.qkv_bias.data.resize(static_cast<std::size_t>(3 * H));
-    const char* parts[] = {"query", "key", "value"};
     for (std::size_t k = 0; k < 3; ++k) {
-      const std::string s = p + "attention.self." + parts[k];
-      l.load_into(s + ".weight", {H, H}, L.qkv_weight, k * static_cast<std::size_t>(H * H));
-      l.load_into(s + ".bias", {H}, L.qkv_bias, k * static_cast<std::size_t>(H));
+      l.convert(*qkv[k][0], L.qkv_weight, k * static_cast<std::size_t>(H * H));
+      l.convert(*qkv[k][1], L.qkv_bias, k * static_cast<std::size_t>(H));
     }
     L.attn_output_weight = l.load(p + "attention.output.dense.weight", {H, H});
     L.attn_output_bias = l.load(p + "attention.output.dense.bias", {H});
@@ -158,8 +167,8 @@ BertWeights BertWeights::load(const io::WeightStore& store, const BertConfig& c)
                   "' is missing (the checkpoint has the other half of the classifier)");
     if (cw->shape.size() == 2 && cw->shape[1] == H && cw->shape[0] != c.num_labels)
       throw Error(store.file_of(cw->name).string() + ": classifier has " +
-                  std::to_string(cw->shape[0]) + " labels but " + c.source.string() +
-                  " declares " + std::to_string(c.num_labels) +
+                  std::to_string(cw->shape[0]) + " labels but " + c.source.string() + " declares " +
+                  std::to_string(c.num_labels) +
                   " (id2label / num_labels); tensor 'classifier.weight' has shape " +
                   io::shape_string(cw->shape));
     w.classifier_weight = l.load("classifier.weight", {c.num_labels, H});

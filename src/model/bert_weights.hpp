@@ -26,12 +26,12 @@ struct HostTensor {
 struct BertLayerWeights {
   // Query, key and value projections stacked: rows [0, H) are Q, [H, 2H) K, [2H, 3H) V,
   // so one GEMM computes all three.
-  HostTensor qkv_weight;  // [3H, H]
-  HostTensor qkv_bias;    // [3H]
-  HostTensor attn_output_weight;  // [H, H]  attention.output.dense
-  HostTensor attn_output_bias;    // [H]
-  HostTensor attn_ln_weight;      // [H]     attention.output.LayerNorm (gamma)
-  HostTensor attn_ln_bias;        // [H]     (beta)
+  HostTensor qkv_weight;           // [3H, H]
+  HostTensor qkv_bias;             // [3H]
+  HostTensor attn_output_weight;   // [H, H]  attention.output.dense
+  HostTensor attn_output_bias;     // [H]
+  HostTensor attn_ln_weight;       // [H]     attention.output.LayerNorm (gamma)
+  HostTensor attn_ln_bias;         // [H]     (beta)
   HostTensor intermediate_weight;  // [I, H] intermediate.dense
   HostTensor intermediate_bias;    // [I]
   HostTensor output_weight;        // [H, I] output.dense
