@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "encore/model.hpp"
 #include "io/safetensors.hpp"
@@ -107,6 +108,39 @@ TEST(ReferenceOutputs, RowsDoNotDependOnTheirBatch) {
   }
   EXPECT_LE(worst, 1e-5f);
   std::printf("[ batch independence ] max-abs between batched and single rows: %.3g\n", worst);
+}
+
+}  // namespace
+}  // namespace encore
+
+namespace encore {
+namespace {
+
+TEST(ReferenceOutputs, OneModelServesConcurrentCallers) {
+  const auto model = Model::load(test::shared_dir() / "models/clinc-bert-small");
+  std::vector<TextInput> inputs;
+  for (const auto& row : test::read_jsonl(test::shared_dir() / "data/clinc150/validation.jsonl")) {
+    inputs.push_back({row["text"].get<std::string>(), std::nullopt});
+    if (inputs.size() == 200) break;
+  }
+  const auto expected = model->classify(inputs, 3);
+  std::vector<std::vector<Classification>> got(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      BatchOptions b;
+      b.batch_size = static_cast<std::size_t>(3 + 7 * t);  // different batchings per thread
+      got[static_cast<std::size_t>(t)] = model->classify(inputs, 3, b);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& g : got) {
+    ASSERT_EQ(g.size(), expected.size());
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      EXPECT_EQ(g[i].labels[0].label, expected[i].labels[0].label);
+      EXPECT_NEAR(g[i].labels[0].score, expected[i].labels[0].score, 1e-5);
+    }
+  }
 }
 
 }  // namespace
