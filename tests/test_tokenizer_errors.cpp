@@ -151,3 +151,20 @@ TEST(TokenizerErrors, ImpossibleTruncation) {
 
 }  // namespace
 }  // namespace encore
+
+namespace encore {
+namespace {
+
+TEST(TokenizerErrors, HugeSparseIdsDoNotAllocateATableThatLarge) {
+  // Found by fuzzing: one id near INT32_MAX once sized a dense id -> token table to 64 GiB.
+  const auto tok = Tokenizer::from_json(R"({"model":{"vocab":{"[UNK]":2147483647,"a":0}}})", "sparse.json");
+  // No pre-tokenizer or post-processor: the whole text is one word.
+  EXPECT_EQ(tok.encode("a").ids, (std::vector<std::int32_t>{0}));
+  const Encoding e = tok.encode("zz");
+  EXPECT_EQ(e.ids, (std::vector<std::int32_t>{2147483647}));
+  EXPECT_EQ(e.tokens, (std::vector<std::string>{"[UNK]"}));
+  EXPECT_EQ(tok.id_to_token(2147483647).value_or(""), "[UNK]");
+}
+
+}  // namespace
+}  // namespace encore

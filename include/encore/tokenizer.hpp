@@ -47,8 +47,10 @@ class Tokenizer {
   static Tokenizer from_vocab_file(const std::filesystem::path& vocab_txt,
                                    const BertVocabOptions& options);
 
-  // Throws encore::InputError for invalid UTF-8 (with the byte offset) and for truncation
-  // requests that cannot be met.
+  // Throws encore::InputError for invalid UTF-8 (with the byte offset), and for only_first /
+  // only_second truncation whose target sequence is too short (or absent), as Hugging Face
+  // does. As in Hugging Face, a max_length smaller than the template's special tokens leaves
+  // the input untruncated.
   Encoding encode(std::string_view text, const EncodeOptions& options = {}) const;
   Encoding encode_pair(std::string_view text, std::string_view pair,
                        const EncodeOptions& options = {}) const;

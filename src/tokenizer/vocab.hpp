@@ -30,15 +30,20 @@ class Vocab {
     if (it == map_.end()) return std::nullopt;
     return it->second;
   }
+  // Call once all tokens are added: builds the fast id -> token table.
+  void finalize();
   // Empty string for ids without a token.
   const std::string& token(std::int32_t id) const;
   std::size_t size() const { return map_.size(); }
-  std::int32_t max_id() const { return static_cast<std::int32_t>(by_id_.size()) - 1; }
+  std::int32_t max_id() const { return max_id_; }
   const TokenMap& map() const { return map_; }
 
  private:
   TokenMap map_;
-  std::vector<std::string> by_id_;
+  std::unordered_map<std::int32_t, std::string> sparse_;
+  std::vector<std::string> dense_;
+  bool finalized_dense_ = false;
+  std::int32_t max_id_ = -1;
 };
 
 }  // namespace encore::tok

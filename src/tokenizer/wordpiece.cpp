@@ -22,6 +22,7 @@ WordPiece::WordPiece(Vocab vocab, std::string unk_token, std::string prefix,
       unk_token_(std::move(unk_token)),
       prefix_(std::move(prefix)),
       max_chars_(max_chars) {
+  vocab_.finalize();
   const auto unk = vocab_.find(unk_token_);
   if (!unk) {
     throw Error(where + ": the WordPiece vocabulary has no entry for its unk_token '" +
