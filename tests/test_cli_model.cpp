@@ -13,9 +13,6 @@ using nlohmann::json;
 using test::run_cli;
 using test::shell_quote;
 
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << haystack
-
 std::string model_dir(const std::string& name) { return (test::shared_dir() / "models" / name).string(); }
 
 std::vector<json> json_lines(const std::string& s) {

@@ -13,9 +13,6 @@ using test::shell_quote;
 
 std::string vocab_dir() { return (test::shared_dir() / "vocab/bert-base-uncased").string(); }
 
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << haystack
-
 TEST(CliTokenize, DefaultModelTokenizesText) {
   const auto r = run_cli("tokenize " + shell_quote("book a flight to paris"));
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -61,7 +61,9 @@ TEST(Profile, ChromeTraceNestsAndCoversTheCall) {
   std::vector<const Ev*> stack;
   for (const auto& e : events) {
     while (!stack.empty() && (stack.back()->tid != e.tid || stack.back()->end <= e.ts)) stack.pop_back();
-    if (!stack.empty()) EXPECT_LE(e.end, stack.back()->end) << e.name << " overlaps " << stack.back()->name;
+    if (!stack.empty()) {
+      EXPECT_LE(e.end, stack.back()->end) << e.name << " overlaps " << stack.back()->name;
+    }
     stack.push_back(&e);
   }
 

@@ -10,6 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+// Asserts that `haystack` (a message) contains `needle`, printing the message otherwise.
+#define EXPECT_CONTAINS(haystack, needle) \
+  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << haystack
+
 namespace encore::test {
 
 inline std::filesystem::path shared_dir() { return ENCORE_SHARED_DIR; }

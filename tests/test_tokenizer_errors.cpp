@@ -22,9 +22,6 @@ std::string load_error(const std::string& text, const std::string& name = "bad.j
   return "<no error>";
 }
 
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << haystack
-
 TEST(TokenizerErrors, MalformedJsonNamesFileAndPosition) {
   const std::string msg = load_error("{\"model\": {", "my/tokenizer.json");
   EXPECT_CONTAINS(msg, "my/tokenizer.json");
