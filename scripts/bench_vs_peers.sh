@@ -3,7 +3,7 @@
 # 2 threads each, several repetitions; writes the raw JSON and a markdown table of medians.
 #
 #   scripts/bench_vs_peers.sh [--reps 3] [--models "bert-base minilm-l6"] [--work DIR] [--min-time S]
-#                             [--pad128-models "minilm-l6"]
+#                             [--pad128-models "minilm-l6"] [--no-torch]
 # ORT padded to 128 is slow (11.7 tokens computed per real token): by default it runs for the
 # models in --pad128-models only, once.
 #
@@ -18,6 +18,7 @@ WORK=${PEERS_WORK:-/tmp/encore-peers}
 MIN_TIME=5
 THREADS=2
 PAD128="minilm-l6"
+TORCH=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS=$2; shift 2 ;;
@@ -26,6 +27,7 @@ while [ $# -gt 0 ]; do
     --min-time) MIN_TIME=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --pad128-models) PAD128=$2; shift 2 ;;
+    --no-torch) TORCH=0; shift ;;
     *) echo "bench_vs_peers.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -55,6 +57,13 @@ for m in $MODELS; do
       --min-time "$MIN_TIME" --json "$OUT/$m.ort-shapes.$r.json" --quiet > /dev/null
     node "$SHARED/peers/bench_ort.mjs" --model "$onnx" --threads "$THREADS" --ids "$IDS" \
       --batch-size 32 --padding longest --passes 1 --json "$OUT/$m.ort-longest.$r.json" --quiet > /dev/null
+    if [ "$TORCH" = 1 ]; then
+      echo "== $m rep $r: pytorch" >&2
+      /usr/bin/python3 "$SHARED/peers/bench_torch.py" --model "$dir" --threads "$THREADS" --shapes 1x16,8x128 \
+        --min-time "$MIN_TIME" --json "$OUT/$m.torch-shapes.$r.json" > /dev/null
+      /usr/bin/python3 "$SHARED/peers/bench_torch.py" --model "$dir" --threads "$THREADS" --ids "$IDS" \
+        --batch-size 32 --padding longest --passes 1 --json "$OUT/$m.torch-longest.$r.json" > /dev/null
+    fi
     if [ "$r" = 1 ] && [[ " $PAD128 " == *" $m "* ]]; then
       node "$SHARED/peers/bench_ort.mjs" --model "$onnx" --threads "$THREADS" --ids "$IDS" \
         --batch-size 32 --padding max_length:128 --passes 1 --json "$OUT/$m.ort-max128.$r.json" --quiet > /dev/null

@@ -1,37 +1,49 @@
 #!/usr/bin/env python3
-"""Medians and encore/ORT ratios from the JSON files bench_vs_peers.sh writes."""
+"""Medians and ratios (peer time / encore time) from the JSON files bench_vs_peers.sh writes."""
 import json
 import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
 
+CLINC = "CLINC test, b=32"
+
 
 def main(out_dir: Path) -> None:
-    enc = defaultdict(list)   # (model, case) -> seconds
-    ort = defaultdict(list)
+    times = defaultdict(lambda: defaultdict(list))  # (model, case) -> engine -> seconds
     for f in sorted(out_dir.glob("*.json")):
         model, kind, _rep, _ = f.name.split(".")
         data = json.loads(f.read_text())
         if kind == "encore":
             for r in data["results"]:
-                case = r["name"] if r["seq"] else "clinc-test b=32"
-                enc[(model, case)].append(r["wall_s"])
-        elif kind == "ort-shapes":
-            for r in data["results"]:
-                ort[(model, f"{r['batch']}x{r['seq']}")].append(r["median_ms"] / 1000)
-        else:
-            label = "clinc-test b=32" if kind == "ort-longest" else "clinc-test b=32 (ORT padded to 128)"
-            ort[(model, label)].append(data["result"]["wall_s"])
-    print("| model | workload | encore (median) | ONNX Runtime (median) | ORT time / encore time | reps |")
-    print("|---|---|---|---|---|---|")
-    for (model, case), times in sorted(ort.items()):
-        e = enc.get((model, case.replace(" (ORT padded to 128)", "")))
-        if not e:
+                case = r["name"] if r["seq"] else CLINC
+                times[(model, case)]["encore"].append(r["wall_s"])
             continue
-        em, om = statistics.median(e), statistics.median(times)
-        unit = (lambda s: f"{s * 1000:.2f} ms") if om < 1 else (lambda s: f"{s:.3f} s")
-        print(f"| {model} | {case} | {unit(em)} | {unit(om)} | {om / em:.2f}x | {len(e)}/{len(times)} |")
+        engine = "ORT" if kind.startswith("ort") else "PyTorch"
+        if kind.endswith("shapes"):
+            for r in data["results"]:
+                times[(model, f"{r['batch']}x{r['seq']}")][engine].append(r["median_ms"] / 1000)
+        elif kind.endswith("longest"):
+            times[(model, CLINC)][engine].append(data["result"]["wall_s"])
+        else:  # padded to 128
+            times[(model, CLINC)][engine + " padded to 128"].append(data["result"]["wall_s"])
+    engines = ["ORT", "PyTorch", "ORT padded to 128"]
+    print("| model | workload | encore | " + " | ".join(engines) + " |")
+    print("|---|---|---|" + "---|" * len(engines))
+    for (model, case), by in sorted(times.items()):
+        if "encore" not in by:
+            continue
+        e = statistics.median(by["encore"])
+        unit = (lambda s: f"{s * 1000:.2f} ms") if e < 1 else (lambda s: f"{s:.2f} s")
+        cells = []
+        for eng in engines:
+            if eng in by:
+                p = statistics.median(by[eng])
+                cells.append(f"{unit(p)} ({p / e:.2f}x, n={len(by[eng])})")
+            else:
+                cells.append("")
+        print(f"| {model} | {case} | {unit(e)} (n={len(by['encore'])}) | " + " | ".join(cells) + " |")
+    print("\nRatios are peer time / encore time: above 1 means encore is faster.")
 
 
 if __name__ == "__main__":
