@@ -4,11 +4,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include "encore/error.hpp"
 
 // Asserts that `haystack` (a message) contains `needle`, printing the message otherwise.
 #define EXPECT_CONTAINS(haystack, needle) \
@@ -48,6 +52,18 @@ inline std::filesystem::path temp_dir(const std::string& name) {
 inline void write_file(const std::filesystem::path& p, const std::string& content) {
   std::ofstream out(p, std::ios::binary);
   out << content;
+}
+
+// Runs `fn`, expects encore::Error, and checks the message contains every fragment.
+inline void expect_error(const std::function<void()>& fn, const std::vector<std::string>& fragments) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected encore::Error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const auto& f : fragments)
+      EXPECT_NE(msg.find(f), std::string::npos) << "message lacks '" << f << "': " << msg;
+  }
 }
 
 struct CliResult {

@@ -23,6 +23,8 @@
 namespace encore {
 namespace {
 
+using test::expect_error;
+
 namespace fs = std::filesystem;
 using io::DType;
 using nlohmann::json;
@@ -32,17 +34,6 @@ using test::write_file;
 
 fs::path shared_model(const std::string& m) {
   return shared_dir() / "models" / m;
-}
-
-void expect_error(const std::function<void()>& fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected encore::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& f : fragments)
-      EXPECT_NE(msg.find(f), std::string::npos) << "message lacks '" << f << "': " << msg;
-  }
 }
 
 json shared_config(const std::string& m) {

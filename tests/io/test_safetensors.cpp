@@ -21,6 +21,8 @@
 namespace encore::io {
 namespace {
 
+using test::expect_error;
+
 namespace fs = std::filesystem;
 using test::shared_dir;
 using test::temp_dir;
@@ -36,18 +38,6 @@ std::string raw_file(const std::string& header, const std::string& data = "") {
   const std::uint64_t n = header.size();
   std::memcpy(out.data(), &n, 8);
   return out + header + data;
-}
-
-// Runs `fn`, expects encore::Error, and checks the message contains every fragment.
-void expect_error(const std::function<void()>& fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected encore::Error";
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& f : fragments)
-      EXPECT_NE(msg.find(f), std::string::npos) << "message lacks '" << f << "': " << msg;
-  }
 }
 
 // Writes `content` to a fresh file and expects open() to fail naming the file and `fragments`.
