@@ -14,6 +14,8 @@ void add_classify_command(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("classify", "Classify texts with a sequence-classification model");
   add_model_options(cmd, *a, true);
+  add_precision_options(cmd, *a, false);
+  add_data_options(cmd, *a, "Labelled JSON lines for --precision auto");
   cmd->add_option("--top-k", a->top_k, "Print the K best labels as \"labels\"")->check(CLI::PositiveNumber);
   cmd->add_flag("--all-scores", a->all_scores, "Print every label's score as \"labels\"");
   cmd->callback([a] {

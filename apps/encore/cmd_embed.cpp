@@ -16,6 +16,8 @@ void add_embed_command(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("embed", "Sentence embeddings (cls, mean or pooler pooling)");
   add_model_options(cmd, *a, true);
+  add_precision_options(cmd, *a, false);
+  add_data_options(cmd, *a, "Labelled JSON lines for --precision auto");
   cmd->add_option("--pooling", a->pooling,
                   "cls|mean|pooler (default: the model's 1_Pooling config, else mean)")
       ->check(CLI::IsMember({"cls", "mean", "pooler"}));

@@ -13,6 +13,8 @@ void add_run_command(CLI::App& app) {
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("run", "Run the encoder and save all outputs to safetensors");
   add_model_options(cmd, *a, true);
+  add_precision_options(cmd, *a, false);
+  add_data_options(cmd, *a, "Labelled JSON lines for --precision auto");
   cmd->add_option("--output", a->output, "Output .safetensors file")->required();
   cmd->callback([a] {
     start_profile(*a);

@@ -15,5 +15,6 @@ void add_run_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
+void add_build_command(CLI::App& app);
 
 }  // namespace encore::cli

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "core/profiler.hpp"
 #include "jsonl_inputs.hpp"
+#include "precision_eval.hpp"
 
 namespace encore::cli {
 
@@ -34,10 +35,72 @@ void finish_profile(const ModelArgs& a) {
   if (!a.profile.empty()) Profiler::instance().write_chrome_trace(a.profile);
 }
 
-std::shared_ptr<const Model> load_model(const ModelArgs& a) {
+void add_precision_options(CLI::App* cmd, ModelArgs& a, bool allow_all) {
+  cmd->add_option("--precision", a.precision,
+                  std::string("fp32 | bf16 | int8 (= int8-dynamic) | int8-static | auto") +
+                      (allow_all ? " | all" : "") +
+                      " (auto: the fastest whose accuracy on --data drops at most --max-accuracy-drop)");
+  cmd->add_option("--calibration", a.calibration, "JSON lines texts for int8-static calibration and --fallback auto");
+  cmd->add_option("--calibration-method", a.calibration_method, "minmax | percentile | entropy")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy"}));
+  cmd->add_option("--percentile", a.percentile, "Percentile kept by --calibration-method percentile")
+      ->check(CLI::Range(50.0, 100.0));
+  cmd->add_option("--calibration-limit", a.calibration_limit, "Use only the first N calibration texts (0: all)");
+  cmd->add_option("--fallback", a.fallback, "none | auto: INT8 layers that drift from FP32 on the calibration texts run in BF16")
+      ->check(CLI::IsMember({"none", "auto"}));
+  cmd->add_option("--fallback-min-cosine", a.fallback_min_cosine,
+                  "--fallback auto keeps a layer INT8 while its mean token cosine to FP32 is at least this")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--max-accuracy-drop", a.max_accuracy_drop, "--precision auto: accuracy points allowed to be lost")
+      ->check(CLI::NonNegativeNumber);
+}
+
+void add_data_options(CLI::App* cmd, ModelArgs& a, const std::string& what) {
+  cmd->add_option("--data", a.data, what);
+  cmd->add_option("--text-field", a.text_field, "Field of --data holding the text");
+  cmd->add_option("--pair-field", a.pair_field, "Field of --data holding the second text of a pair");
+  cmd->add_option("--label-field", a.label_field, "Field of --data holding the gold label name");
+}
+
+ModelOptions model_options(const ModelArgs& a) {
   ModelOptions o;
   o.threads = a.threads;
-  return Model::load(a.model.empty() ? default_model_dir() : a.model, o);
+  if (!a.calibration.empty()) {
+    o.calibration.texts = read_jsonl(a.calibration).inputs;
+    if (a.calibration_limit && o.calibration.texts.size() > a.calibration_limit)
+      o.calibration.texts.resize(a.calibration_limit);
+    o.calibration.source = std::filesystem::path(a.calibration).filename().string();
+  }
+  o.calibration.method = a.calibration_method;
+  o.calibration.percentile = a.percentile;
+  o.fallback_auto = a.fallback == "auto";
+  o.fallback_min_cosine = a.fallback_min_cosine;
+  return o;
+}
+
+namespace {
+std::shared_ptr<const Model> load_with(const ModelArgs& a, ModelOptions o) {
+  auto model = Model::load(a.model.empty() ? default_model_dir() : a.model, o);
+  for (const auto& n : model->notices()) std::cerr << "encore: " << n << "\n";
+  return model;
+}
+}  // namespace
+
+std::shared_ptr<const Model> load_model(const ModelArgs& a, Precision precision) {
+  ModelOptions o = model_options(a);
+  o.precision = precision;
+  return load_with(a, std::move(o));
+}
+
+std::shared_ptr<const Model> load_model(const ModelArgs& a) {
+  if (a.precision == "all") throw InputError("--precision all is for eval; choose one precision here");
+  if (a.precision == "auto") {
+    const Precision p = choose_precision(a);
+    return load_model(a, p);
+  }
+  ModelOptions o = model_options(a);
+  if (!a.precision.empty()) o.precision = parse_precision(a.precision);
+  return load_with(a, std::move(o));
 }
 
 BatchOptions batch_options(const ModelArgs& a) {

@@ -22,6 +22,15 @@ struct ModelArgs {
   std::string pair;
   std::string input;  // --input FILE.jsonl
   std::string profile;  // --profile FILE.json (Chrome trace)
+  // Precision (`--precision`), INT8 calibration and fallback.
+  std::string precision;  // empty: fp32 (or a plan's); "auto": chosen on --data
+  std::string calibration, calibration_method = "percentile";
+  double percentile = 99.99;
+  std::size_t calibration_limit = 0;
+  std::string fallback = "none";
+  double fallback_min_cosine = 0.995;
+  double max_accuracy_drop = 0.5;  // points, for --precision auto
+  std::string data, text_field = "text", pair_field, label_field = "intent";  // labelled data
 };
 
 // Enables the profiler when --profile was given (call before loading the model).
@@ -33,7 +42,17 @@ void finish_profile(const ModelArgs& a);
 // when `with_texts`, positional TEXT... plus --pair and --input.
 void add_model_options(CLI::App* cmd, ModelArgs& a, bool with_texts);
 
+// Loads --model in --precision; "auto" evaluates the candidates on --data first and says on
+// stderr which it chose. Notices (e.g. a BF16 fallback) go to stderr.
 std::shared_ptr<const Model> load_model(const ModelArgs& a);
+// load_model for one given precision (calibration and fallback flags apply).
+std::shared_ptr<const Model> load_model(const ModelArgs& a, Precision precision);
+ModelOptions model_options(const ModelArgs& a);
+
+// Adds --precision (with `all` when allow_all) and the calibration/fallback flags.
+void add_precision_options(CLI::App* cmd, ModelArgs& a, bool allow_all);
+// Adds --data --text-field --pair-field --label-field.
+void add_data_options(CLI::App* cmd, ModelArgs& a, const std::string& what);
 BatchOptions batch_options(const ModelArgs& a);
 
 // The inputs given as arguments or as --input (exactly one of the two).

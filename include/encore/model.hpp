@@ -12,17 +12,33 @@
 #include <vector>
 
 #include "encore/model_config.hpp"
+#include "encore/precision.hpp"
 #include "encore/tokenizer.hpp"
 
 namespace encore {
 
-struct ModelOptions {
-  int threads = 0;  // 0: the CPUs this process may use (affinity, cgroup quota)
-};
-
 struct TextInput {
   std::string text;
   std::optional<std::string> pair;
+};
+
+// Texts that stand for the traffic, for INT8 static calibration and automatic fallback.
+struct CalibrationOptions {
+  std::vector<TextInput> texts;
+  std::string source;                 // where the texts came from (recorded in plans)
+  std::string method = "percentile";  // minmax | percentile | entropy
+  double percentile = 99.99;
+};
+
+struct ModelOptions {
+  int threads = 0;  // 0: the CPUs this process may use (affinity, cgroup quota)
+  // nullopt: FP32 for a Hugging Face folder, the built precision for a plan.
+  std::optional<Precision> precision;
+  CalibrationOptions calibration;  // texts required for Int8Static and fallback_auto
+  // Keep in BF16 each INT8 layer whose output's mean token cosine to FP32 on the
+  // calibration texts falls below fallback_min_cosine.
+  bool fallback_auto = false;
+  double fallback_min_cosine = 0.995;
 };
 
 struct BatchOptions {
@@ -74,6 +90,13 @@ class Model {
   Pooling default_pooling() const;
   int threads() const;
   std::int64_t parameter_count() const;
+  Precision precision() const;
+  // Per encoder layer: "fp32", "bf16" or "int8" (after any fallback).
+  std::vector<std::string> layer_precisions() const;
+  // Things the user should know about how the model runs (e.g. BF16 falling back to FP32
+  // on a CPU without BF16 instructions), one sentence each.
+  const std::vector<std::string>& notices() const;
+  bool is_plan() const;  // loaded from an `encore build` folder
 
   std::vector<RowOutput> forward(std::span<const TextInput> inputs, const BatchOptions& batching = {}) const;
   // Softmax for single-label models, sigmoid for multi-label, raw values for regression.

@@ -1,8 +1,11 @@
 #include "kernels/linear.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "encore/error.hpp"
+#include "kernels/quantize.hpp"
 
 namespace encore::kernels {
 
@@ -15,11 +18,35 @@ dnnl::engine& cpu_engine() {
   return engine;
 }
 
+const char* to_string(LinearPrecision p) {
+  switch (p) {
+    case LinearPrecision::FP32: return "fp32";
+    case LinearPrecision::BF16: return "bf16";
+    case LinearPrecision::Int8: return "int8";
+  }
+  return "?";
+}
+
+bool cpu_has_native_bf16() {
+  const auto isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
+bool cpu_has_vnni() {
+  const auto isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+         isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
+}
+
 namespace {
 
-dnnl::primitive_attr make_attr(Activation a) {
+constexpr std::size_t kAlign = 64;
+std::size_t align_up(std::size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+dnnl::primitive_attr make_attr(Activation a, bool int8) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // scratch comes from the context
+  if (int8) return attr;  // bias and activation run in the dequantizing epilogue
   dnnl::post_ops ops;
   switch (a) {
     case Activation::None: break;
@@ -33,33 +60,73 @@ dnnl::primitive_attr make_attr(Activation a) {
   return attr;
 }
 
-memory::desc rows_desc(std::int64_t rows, std::int64_t cols, std::int64_t ld) {
-  return memory::desc({rows, cols}, dt::f32, memory::dims{ld, 1});
+dt src_type(LinearPrecision p) {
+  switch (p) {
+    case LinearPrecision::FP32: return dt::f32;
+    case LinearPrecision::BF16: return dt::bf16;
+    case LinearPrecision::Int8: return dt::u8;
+  }
+  return dt::f32;
+}
+
+dt weight_type(LinearPrecision p) {
+  switch (p) {
+    case LinearPrecision::FP32: return dt::f32;
+    case LinearPrecision::BF16: return dt::bf16;
+    case LinearPrecision::Int8: return dt::s8;
+  }
+  return dt::f32;
 }
 
 }  // namespace
 
+dnnl::matmul::primitive_desc Linear::make_pd(std::int64_t rows, std::int64_t ldx, std::int64_t ldy,
+                                             const memory::desc& weights) const {
+  const bool int8 = precision_ == LinearPrecision::Int8;
+  const memory::desc src({rows, in_}, src_type(precision_), memory::dims{ldx, 1});
+  const memory::desc dst({rows, out_}, int8 ? dt::s32 : dt::f32, memory::dims{ldy, 1});
+  if (int8)
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, dst),
+                                        make_attr(activation_, true), cpu_engine());
+  const memory::desc b({1, out_}, dt::f32, tag::ab);
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, weights, b, dst),
+                                      make_attr(activation_, false), cpu_engine());
+}
+
 Linear::Linear(const float* weight, const float* bias, int in_features, int out_features,
-               Activation activation)
-    : in_(in_features), out_(out_features), activation_(activation) {
+               Activation activation, const LinearQuantization& q)
+    : in_(in_features), out_(out_features), activation_(activation), precision_(q.precision) {
   auto& eng = cpu_engine();
   // Let oneDNN choose the weight layout for a representative shape; brgemm's blocked
   // layout does not depend on M.
-  const memory::desc src({64, in_}, dt::f32, tag::ab);
-  const memory::desc w_any({in_, out_}, dt::f32, tag::any);
-  const memory::desc b({1, out_}, dt::f32, tag::ab);
-  const memory::desc dst({64, out_}, dt::f32, tag::ab);
-  const auto pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, w_any, b, dst),
-                                               make_attr(activation_), eng);
+  const memory::desc w_any({in_, out_}, weight_type(precision_), tag::any);
+  const auto pd = make_pd(64, in_, out_, w_any);
   packed_desc_ = pd.weights_desc();
-  // PyTorch's [out, in] row-major is oneDNN's {K=in, N=out} weight with tag `ba`.
-  memory user(memory::desc({in_, out_}, dt::f32, tag::ba), eng, const_cast<float*>(weight));
   weights_ = memory(packed_desc_, eng);
   dnnl::stream s(eng);
-  dnnl::reorder(user, weights_).execute(s, user, weights_);
-  bias_ = memory(b, eng);
-  auto* bp = static_cast<float*>(bias_.get_data_handle());
-  for (int i = 0; i < out_; ++i) bp[i] = bias ? bias[i] : 0.f;
+  // PyTorch's [out, in] row-major is oneDNN's {K=in, N=out} weight with tag `ba`.
+  if (precision_ == LinearPrecision::Int8) {
+    std::vector<std::int8_t> qw(static_cast<std::size_t>(in_) * out_);
+    w_scale_.resize(out_);
+    col_sum_.resize(out_);
+    quantize_weights_s8(weight, out_, in_, q.weight_scales, qw.data(), w_scale_.data(), col_sum_.data());
+    memory user(memory::desc({in_, out_}, dt::s8, tag::ba), eng, qw.data());
+    dnnl::reorder(user, weights_).execute(s, user, weights_);
+    bias_f32_.assign(out_, 0.f);
+    if (bias) std::copy_n(bias, out_, bias_f32_.begin());
+    if (q.input_range) {
+      const U8Params p = u8_params(q.input_range->first, q.input_range->second);
+      static_scale_ = p.scale;
+      static_zero_point_ = p.zero_point;
+    }
+  } else {
+    // f32 -> f32 or f32 -> bf16 (round to nearest even) in the same reorder.
+    memory user(memory::desc({in_, out_}, dt::f32, tag::ba), eng, const_cast<float*>(weight));
+    dnnl::reorder(user, weights_).execute(s, user, weights_);
+    bias_ = memory(memory::desc({1, out_}, dt::f32, tag::ab), eng);
+    auto* bp = static_cast<float*>(bias_.get_data_handle());
+    for (int i = 0; i < out_; ++i) bp[i] = bias ? bias[i] : 0.f;
+  }
   s.wait();
 }
 
@@ -70,10 +137,7 @@ const Linear::Prepared& Linear::prepared(std::int64_t rows, std::int64_t ldx,
   auto it = cache_.find(key);
   if (it != cache_.end()) return *it->second;
   if (cache_.size() >= 256) cache_.clear();  // bound memory on long ragged runs
-  const auto pd = dnnl::matmul::primitive_desc(
-      dnnl::matmul::desc(rows_desc(rows, in_, ldx), packed_desc_, bias_.get_desc(),
-                         rows_desc(rows, out_, ldy)),
-      make_attr(activation_), cpu_engine());
+  const auto pd = make_pd(rows, ldx, ldy, packed_desc_);
   if (pd.weights_desc() != packed_desc_)
     throw Error("oneDNN chose a different weight layout for " + std::to_string(rows) + " rows");
   auto p = std::make_unique<Prepared>(
@@ -81,8 +145,19 @@ const Linear::Prepared& Linear::prepared(std::int64_t rows, std::int64_t ldx,
   return *cache_.emplace(key, std::move(p)).first->second;
 }
 
+std::size_t Linear::input_bytes(std::int64_t rows) const {
+  const auto n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(in_);
+  switch (precision_) {
+    case LinearPrecision::FP32: return 0;
+    case LinearPrecision::BF16: return align_up(n * 2);
+    case LinearPrecision::Int8:
+      return align_up(n) + 2 * align_up(static_cast<std::size_t>(rows) * 4);
+  }
+  return 0;
+}
+
 std::size_t Linear::scratchpad_bytes(std::int64_t rows) const {
-  return prepared(rows, in_, out_).scratchpad;
+  return align_up(prepared(rows, in_, out_).scratchpad) + input_bytes(rows);
 }
 
 void Linear::forward(const float* x, std::int64_t rows, float* y, dnnl::stream& stream,
@@ -90,16 +165,52 @@ void Linear::forward(const float* x, std::int64_t rows, float* y, dnnl::stream& 
   if (rows == 0) return;
   if (ldx == 0) ldx = in_;
   if (ldy == 0) ldy = out_;
-  const Prepared& p = prepared(rows, ldx, ldy);
   auto& eng = cpu_engine();
-  memory src(rows_desc(rows, in_, ldx), eng, const_cast<float*>(x));
-  memory dst(rows_desc(rows, out_, ldy), eng, y);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
-                                       {DNNL_ARG_WEIGHTS, weights_},
-                                       {DNNL_ARG_BIAS, bias_},
-                                       {DNNL_ARG_DST, dst}};
-  if (p.scratchpad) args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratch_desc, eng, scratch));
+  const bool fp32 = precision_ == LinearPrecision::FP32;
+  const Prepared& p = prepared(rows, fp32 ? ldx : in_, ldy);
+  // Scratch: [oneDNN scratchpad][converted input][row scales][row zero points].
+  auto* base = static_cast<std::uint8_t*>(scratch);
+  std::uint8_t* converted = base + align_up(p.scratchpad);
+  const void* src_ptr = x;
+  float* row_scale = nullptr;
+  std::int32_t* row_zp = nullptr;
+  switch (precision_) {
+    case LinearPrecision::FP32: break;
+    case LinearPrecision::BF16:
+      convert_to_bf16(x, rows, in_, ldx, reinterpret_cast<std::uint16_t*>(converted));
+      src_ptr = converted;
+      break;
+    case LinearPrecision::Int8: {
+      const std::size_t n = align_up(static_cast<std::size_t>(rows) * static_cast<std::size_t>(in_));
+      row_scale = reinterpret_cast<float*>(converted + n);
+      row_zp = reinterpret_cast<std::int32_t*>(converted + n + align_up(static_cast<std::size_t>(rows) * 4));
+      if (static_input()) {
+        quantize_u8(x, rows, in_, ldx, static_scale_, static_zero_point_, converted);
+      } else {
+        quantize_rows_u8(x, rows, in_, ldx, converted, row_scale, row_zp);
+      }
+      src_ptr = converted;
+      break;
+    }
+  }
+  const bool int8 = precision_ == LinearPrecision::Int8;
+  memory src(memory::desc({rows, in_}, src_type(precision_), memory::dims{fp32 ? ldx : in_, 1}), eng,
+             const_cast<void*>(src_ptr));
+  memory dst(memory::desc({rows, out_}, int8 ? dt::s32 : dt::f32, memory::dims{ldy, 1}), eng, y);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
+  if (!int8) args.emplace(DNNL_ARG_BIAS, bias_);
+  if (p.scratchpad) args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratch_desc, eng, base));
   p.primitive.execute(stream, args);
+  if (int8) {
+    stream.wait();  // the epilogue reads the s32 accumulators on this thread
+    if (static_input()) {
+      dequantize_epilogue(y, rows, out_, ldy, &static_scale_, &static_zero_point_, false,
+                          col_sum_.data(), w_scale_.data(), bias_f32_.data(), activation_);
+    } else {
+      dequantize_epilogue(y, rows, out_, ldy, row_scale, row_zp, true, col_sum_.data(),
+                          w_scale_.data(), bias_f32_.data(), activation_);
+    }
+  }
 }
 
 }  // namespace encore::kernels

@@ -1,12 +1,23 @@
-// y = act(x · Wᵀ + b) through oneDNN matmul. The weight is reordered once, at load, into the
-// blocked layout oneDNN's brgemm kernels want; primitives are created per row count M (fixed
-// shapes run the brgemm path, ~6x faster than runtime-M gemm at small M) and cached.
+// y = act(x · Wᵀ + b) through oneDNN matmul, in FP32, BF16 or INT8. The weight is converted
+// and reordered once, at load, into the blocked layout oneDNN's brgemm kernels want;
+// primitives are created per row count M (fixed shapes run the brgemm path, ~6x faster than
+// runtime-M gemm at small M) and cached.
+//
+// Precisions (activations stay FP32 between operations; each Linear converts its own input):
+// - FP32: f32 x f32, bias and activation fused as post-ops.
+// - BF16: x rounded to bf16, bf16 x bf16 with f32 accumulation and output, post-ops as FP32.
+// - INT8: weights symmetric s8 per output channel; x asymmetric u8 with a scale and zero point
+//   per row (dynamic) or one calibrated pair (static); u8 x s8 -> s32 on VNNI, then one pass
+//   removes the zero point (zp·Σw per column), rescales, adds the bias and applies the
+//   activation (oneDNN 2.6 cannot scale per row).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -16,16 +27,36 @@ namespace encore::kernels {
 
 dnnl::engine& cpu_engine();
 
+enum class LinearPrecision { FP32, BF16, Int8 };
+const char* to_string(LinearPrecision p);
+
+// True when oneDNN runs BF16 matmul natively here (AVX512_BF16 or AMX), not emulated.
+bool cpu_has_native_bf16();
+// True when INT8 matmul uses VNNI (vpdpbusd).
+bool cpu_has_vnni();
+
+struct LinearQuantization {
+  LinearPrecision precision = LinearPrecision::FP32;
+  // INT8 only: a calibrated input range makes activation scales static; without one they
+  // are computed per row on every call.
+  std::optional<std::pair<float, float>> input_range;
+  // INT8 only: per-output-channel weight scales to use instead of max|w|/127 (a plan stores
+  // the quantized weights; re-quantizing w = q·s with s reproduces q exactly).
+  const float* weight_scales = nullptr;
+};
+
 class Linear {
  public:
   // `weight` is [out, in] row-major (PyTorch's nn.Linear layout); `bias` may be null.
   Linear(const float* weight, const float* bias, int in_features, int out_features,
-         Activation activation);
+         Activation activation, const LinearQuantization& quantization = {});
   Linear(Linear&&) = delete;
 
   int in_features() const { return in_; }
   int out_features() const { return out_; }
   Activation activation() const { return activation_; }
+  LinearPrecision precision() const { return precision_; }
+  bool static_input() const { return static_scale_ > 0; }
 
   // x: [rows, in] with leading dimension `ldx`; y: [rows, out] with leading dimension `ldy`.
   // `scratch` must hold scratchpad_bytes(rows) bytes.
@@ -42,13 +73,24 @@ class Linear {
     dnnl::memory::desc scratch_desc;
     std::size_t scratchpad = 0;
   };
+  // FP32 reads x in place (ldx matters); BF16/INT8 read their dense converted copy.
   const Prepared& prepared(std::int64_t rows, std::int64_t ldx, std::int64_t ldy) const;
+  dnnl::matmul::primitive_desc make_pd(std::int64_t rows, std::int64_t ldx, std::int64_t ldy,
+                                       const dnnl::memory::desc& weights) const;
+  // Bytes of the converted input (bf16 or u8 rows, plus per-row scales) for `rows` rows.
+  std::size_t input_bytes(std::int64_t rows) const;
 
   int in_, out_;
   Activation activation_;
+  LinearPrecision precision_;
   dnnl::memory weights_;  // packed
   dnnl::memory bias_;
   dnnl::memory::desc packed_desc_;
+  // INT8: weight scales, Σ_k q[n,k] per output column, static input scale/zero point.
+  std::vector<float> w_scale_, bias_f32_;
+  std::vector<std::int32_t> col_sum_;
+  float static_scale_ = 0;
+  std::int32_t static_zero_point_ = 0;
 
   struct Key {
     std::int64_t rows, ldx, ldy;

@@ -1,5 +1,6 @@
 #include "model/bert_weights.hpp"
 
+#include <cmath>
 #include <set>
 
 #include "encore/error.hpp"
@@ -26,7 +27,8 @@ class Loader {
   // The tensor for `name`, checked to be floating-point with exactly `shape`. Callers
   // allocate only after this, so a config with absurd sizes fails with a shape error
   // instead of an enormous allocation.
-  const io::TensorView& require(const std::string& name, const Shape& shape) const {
+  const io::TensorView& require(const std::string& name, const Shape& shape,
+                                bool allow_i8 = false) const {
     const io::TensorView* t = lookup(name);
     if (!t) {
       std::string tried;
@@ -34,7 +36,7 @@ class Loader {
       throw Error(store_.source().string() + ": missing tensor '" + name + "' (looked for " +
                   tried + ")");
     }
-    check(*t, shape);
+    check(*t, shape, allow_i8);
     return *t;
   }
 
@@ -53,9 +55,57 @@ class Loader {
     return h;
   }
 
-  void check(const io::TensorView& t, const Shape& shape) const {
+  // A linear weight: floating point, or (in an INT8 plan) I8 with a per-row F32 scale tensor
+  // '<name>_scale'. I8 weights are dequantized (q·scale); `scale` receives the scales at
+  // `offset` so the INT8 kernel re-derives exactly q.
+  void convert_linear(const io::TensorView& t, HostTensor& dst, HostTensor& scale,
+                      std::size_t offset = 0) {
+    if (t.dtype != io::DType::I8) {
+      if (!scale.empty())
+        throw Error(store_.file_of(t.name).string() + ": tensor '" + t.name +
+                    "' is floating point but other parts of the same layer are I8");
+      convert(t, dst, offset);
+      return;
+    }
+    const std::int64_t rows = t.shape[0], cols = t.shape[1];
+    const io::TensorView* s = store_.find(t.name + "_scale");
     const std::string where = store_.file_of(t.name).string() + ": tensor '" + t.name + "'";
-    if (!io::is_floating(t.dtype))
+    if (!s) throw Error(where + " is I8 but its scale tensor '" + t.name + "_scale' is missing");
+    if (s->dtype != io::DType::F32 || s->shape != Shape{rows})
+      throw Error(where + "_scale must be F32 with shape [" + std::to_string(rows) + "], found " +
+                  std::string(io::dtype_name(s->dtype)) + " " + io::shape_string(s->shape));
+    std::vector<float> sc = io::to_float32(*s);
+    for (float v : sc)
+      if (!(v > 0.f) || !std::isfinite(v))
+        throw Error(where + "_scale holds a scale that is not a positive finite number");
+    const std::size_t row0 = offset / static_cast<std::size_t>(cols);
+    if (scale.empty()) {
+      scale.shape = {dst.shape[0]};
+      scale.data.assign(static_cast<std::size_t>(dst.shape[0]), 0.f);
+    }
+    for (std::int64_t r = 0; r < rows; ++r) {
+      scale.data[row0 + static_cast<std::size_t>(r)] = sc[static_cast<std::size_t>(r)];
+      for (std::int64_t c = 0; c < cols; ++c) {
+        const auto q = static_cast<std::int8_t>(t.data[r * cols + c]);
+        dst.data[offset + static_cast<std::size_t>(r * cols + c)] = static_cast<float>(q) * sc[static_cast<std::size_t>(r)];
+      }
+    }
+    account(t);
+    used_.insert(s->name);
+  }
+
+  HostTensor load_linear(const std::string& name, const Shape& shape, HostTensor& scale) {
+    const io::TensorView& t = require(name, shape, true);
+    HostTensor h;
+    h.shape = shape;
+    h.data.resize(static_cast<std::size_t>(t.numel()));
+    convert_linear(t, h, scale);
+    return h;
+  }
+
+  void check(const io::TensorView& t, const Shape& shape, bool allow_i8 = false) const {
+    const std::string where = store_.file_of(t.name).string() + ": tensor '" + t.name + "'";
+    if (!io::is_floating(t.dtype) && !(allow_i8 && t.dtype == io::DType::I8 && shape.size() == 2))
       throw Error(where + " has dtype " + std::string(io::dtype_name(t.dtype)) +
                   ", expected a floating-point dtype (F32, F16, BF16 or F64)");
     if (t.shape != shape)
@@ -125,7 +175,7 @@ BertWeights BertWeights::load(const io::WeightStore& store, const BertConfig& c)
     const char* parts[] = {"query", "key", "value"};
     for (std::size_t k = 0; k < 3; ++k) {
       const std::string s = p + "attention.self." + parts[k];
-      qkv[k][0] = &l.require(s + ".weight", {H, H});
+      qkv[k][0] = &l.require(s + ".weight", {H, H}, true);
       qkv[k][1] = &l.require(s + ".bias", {H});
     }
     L.qkv_weight.shape = {3 * H, H};
@@ -133,16 +183,23 @@ BertWeights BertWeights::load(const io::WeightStore& store, const BertConfig& c)
     L.qkv_bias.shape = {3 * H};
     L.qkv_bias.data.resize(static_cast<std::size_t>(3 * H));
     for (std::size_t k = 0; k < 3; ++k) {
-      l.convert(*qkv[k][0], L.qkv_weight, k * static_cast<std::size_t>(H * H));
+      l.convert_linear(*qkv[k][0], L.qkv_weight, L.qkv_weight_scale, k * static_cast<std::size_t>(H * H));
       l.convert(*qkv[k][1], L.qkv_bias, k * static_cast<std::size_t>(H));
     }
-    L.attn_output_weight = l.load(p + "attention.output.dense.weight", {H, H});
+    if (!L.qkv_weight_scale.empty())
+      for (float v : L.qkv_weight_scale.data)
+        if (v == 0.f)
+          throw Error(store.source().string() + ": layer " + std::to_string(i) +
+                      " mixes I8 and floating-point query/key/value weights");
+    L.attn_output_weight =
+        l.load_linear(p + "attention.output.dense.weight", {H, H}, L.attn_output_weight_scale);
     L.attn_output_bias = l.load(p + "attention.output.dense.bias", {H});
     L.attn_ln_weight = l.load(p + "attention.output.LayerNorm.weight", {H});
     L.attn_ln_bias = l.load(p + "attention.output.LayerNorm.bias", {H});
-    L.intermediate_weight = l.load(p + "intermediate.dense.weight", {I, H});
+    L.intermediate_weight =
+        l.load_linear(p + "intermediate.dense.weight", {I, H}, L.intermediate_weight_scale);
     L.intermediate_bias = l.load(p + "intermediate.dense.bias", {I});
-    L.output_weight = l.load(p + "output.dense.weight", {H, I});
+    L.output_weight = l.load_linear(p + "output.dense.weight", {H, I}, L.output_weight_scale);
     L.output_bias = l.load(p + "output.dense.bias", {H});
     L.output_ln_weight = l.load(p + "output.LayerNorm.weight", {H});
     L.output_ln_bias = l.load(p + "output.LayerNorm.bias", {H});

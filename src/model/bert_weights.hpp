@@ -38,6 +38,11 @@ struct BertLayerWeights {
   HostTensor output_bias;          // [H]
   HostTensor output_ln_weight;     // [H]    output.LayerNorm
   HostTensor output_ln_bias;       // [H]
+
+  // Only in INT8 plans (`encore build`): per-output-channel scales of the stored s8 weights,
+  // whose dequantized values (q·scale) the weight tensors above then hold.
+  HostTensor qkv_weight_scale, attn_output_weight_scale, intermediate_weight_scale,
+      output_weight_scale;
 };
 
 // Bytes the checkpoint spends on the tensors encore loaded, per stored dtype.

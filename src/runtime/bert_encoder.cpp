@@ -22,13 +22,23 @@ kernels::Activation to_kernel(Activation a) {
   return kernels::Activation::GeluErf;
 }
 
-std::unique_ptr<kernels::Linear> pack(HostTensor& w, HostTensor& b, kernels::Activation act) {
+std::unique_ptr<kernels::Linear> pack(HostTensor& w, HostTensor& b, kernels::Activation act,
+                                      const kernels::LinearQuantization& q = {},
+                                      HostTensor* scales = nullptr) {
+  kernels::LinearQuantization quant = q;
+  if (scales && !scales->empty()) {
+    if (q.precision != kernels::LinearPrecision::Int8)
+      throw Error("INT8 weight scales given for a layer that runs in " +
+                  std::string(kernels::to_string(q.precision)));
+    quant.weight_scales = scales->data.data();
+  }
   auto linear = std::make_unique<kernels::Linear>(
       w.data.data(), b.empty() ? nullptr : b.data.data(), static_cast<int>(w.shape[1]),
-      static_cast<int>(w.shape[0]), act);
+      static_cast<int>(w.shape[0]), act, quant);
   // The packed copy is all we need from now on.
   w = HostTensor();
   b = HostTensor();
+  if (scales) *scales = HostTensor();
   return linear;
 }
 
@@ -64,20 +74,49 @@ ArenaPlan plan(std::int64_t tokens, std::int64_t seqs, std::int64_t H, std::int6
 
 }  // namespace
 
-BertEncoder::BertEncoder(const BertConfig& config, BertWeights w, int threads)
-    : config_(config), H_(config.hidden_size), I_(config.intermediate_size), threads_(threads) {
+const char* to_string(LinearSlot s) {
+  switch (s) {
+    case LinearSlot::Qkv: return "qkv";
+    case LinearSlot::AttnOut: return "attn_out";
+    case LinearSlot::FfnIn: return "ffn_in";
+    case LinearSlot::FfnOut: return "ffn_out";
+  }
+  return "?";
+}
+
+BertEncoder::BertEncoder(const BertConfig& config, BertWeights w, int threads,
+                         const std::vector<LayerPrecision>& precision)
+    : config_(config), H_(config.hidden_size), I_(config.intermediate_size), threads_(threads),
+      precision_(precision) {
+  if (precision_.empty()) precision_.assign(w.layers.size(), LayerPrecision{});
+  if (precision_.size() != w.layers.size())
+    throw Error("precision given for " + std::to_string(precision_.size()) + " layers, the model has " +
+                std::to_string(w.layers.size()));
   word_ = std::move(w.word_embeddings);
   position_ = std::move(w.position_embeddings);
   token_type_ = std::move(w.token_type_embeddings);
   emb_ln_g_ = std::move(w.embeddings_ln_weight);
   emb_ln_b_ = std::move(w.embeddings_ln_bias);
   const auto act = to_kernel(config.hidden_act);
-  for (auto& lw : w.layers) {
+  for (std::size_t li = 0; li < w.layers.size(); ++li) {
+    auto& lw = w.layers[li];
+    const LayerPrecision& lp = precision_[li];
+    auto quant = [&](LinearSlot slot) {
+      kernels::LinearQuantization q;
+      q.precision = lp.precision;
+      if (lp.precision == kernels::LinearPrecision::Int8 && lp.input_ranges)
+        q.input_range = (*lp.input_ranges)[static_cast<int>(slot)];
+      return q;
+    };
     Layer l;
-    l.qkv = pack(lw.qkv_weight, lw.qkv_bias, kernels::Activation::None);
-    l.attn_out = pack(lw.attn_output_weight, lw.attn_output_bias, kernels::Activation::None);
-    l.ffn_in = pack(lw.intermediate_weight, lw.intermediate_bias, act);
-    l.ffn_out = pack(lw.output_weight, lw.output_bias, kernels::Activation::None);
+    l.qkv = pack(lw.qkv_weight, lw.qkv_bias, kernels::Activation::None, quant(LinearSlot::Qkv),
+                 &lw.qkv_weight_scale);
+    l.attn_out = pack(lw.attn_output_weight, lw.attn_output_bias, kernels::Activation::None,
+                      quant(LinearSlot::AttnOut), &lw.attn_output_weight_scale);
+    l.ffn_in = pack(lw.intermediate_weight, lw.intermediate_bias, act, quant(LinearSlot::FfnIn),
+                    &lw.intermediate_weight_scale);
+    l.ffn_out = pack(lw.output_weight, lw.output_bias, kernels::Activation::None,
+                     quant(LinearSlot::FfnOut), &lw.output_weight_scale);
     l.attn_ln_g = std::move(lw.attn_ln_weight);
     l.attn_ln_b = std::move(lw.attn_ln_bias);
     l.out_ln_g = std::move(lw.output_ln_weight);
@@ -105,7 +144,8 @@ std::size_t BertEncoder::packed_bytes() const {
 }
 
 BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx,
-                                          bool want_pooler, bool want_logits) const {
+                                          bool want_pooler, bool want_logits,
+                                          ForwardObserver* observer) const {
   const std::int64_t T = batch.tokens();
   const std::int32_t n = batch.num_sequences();
   if (T == 0 || n == 0) return {};
@@ -166,6 +206,7 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
     ProfileScope layer("layer", "encoder_layer", i);
     {
       ProfileScope p("op", "qkv_gemm", i);
+      if (observer) observer->linear_input(i, LinearSlot::Qkv, x, T, H_, H_);
       l.qkv->forward(x, T, qkv, stream, scr);
       gemm(p, T, H_, 3 * H_);
     }
@@ -179,6 +220,7 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
     }
     {
       ProfileScope p("op", "attn_output_gemm", i);
+      if (observer) observer->linear_input(i, LinearSlot::AttnOut, attn, T, H_, H_);
       l.attn_out->forward(attn, T, tmp, stream, scr);
       gemm(p, T, H_, H_);
     }
@@ -189,11 +231,13 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
     }
     {
       ProfileScope p("op", "ffn_up_gemm_gelu", i);
+      if (observer) observer->linear_input(i, LinearSlot::FfnIn, x, T, H_, H_);
       l.ffn_in->forward(x, T, ffn, stream, scr);
       gemm(p, T, H_, I_);
     }
     {
       ProfileScope p("op", "ffn_down_gemm", i);
+      if (observer) observer->linear_input(i, LinearSlot::FfnOut, ffn, T, I_, I_);
       l.ffn_out->forward(ffn, T, tmp, stream, scr);
       gemm(p, T, I_, H_);
     }
@@ -202,6 +246,7 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
       kernels::add_layer_norm(tmp, x, l.out_ln_g.data.data(), l.out_ln_b.data.data(), eps, T, H_, x);
       if (p.active()) p.set_args({{"rows", T}, {"cols", H_}});
     }
+    if (observer) observer->layer_output(i, x, T, H_);
   }
   Outputs out;
   out.hidden = x;

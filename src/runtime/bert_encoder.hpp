@@ -4,7 +4,9 @@
 // here; forward() allocates nothing once the context's arena has grown to the batch size.
 #pragma once
 
+#include <array>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "kernels/linear.hpp"
@@ -15,10 +17,38 @@
 
 namespace encore::runtime {
 
+// The four linear layers of an encoder layer, in execution order.
+enum class LinearSlot { Qkv = 0, AttnOut = 1, FfnIn = 2, FfnOut = 3 };
+constexpr int kLinearSlots = 4;
+const char* to_string(LinearSlot s);
+
+// How one encoder layer computes its linears. Embeddings, LayerNorm, softmax, GELU, the
+// pooler and the classifier always run in FP32.
+struct LayerPrecision {
+  kernels::LinearPrecision precision = kernels::LinearPrecision::FP32;
+  // INT8 with calibrated (static) activation ranges, one per linear input, by LinearSlot.
+  std::optional<std::array<std::pair<float, float>, kLinearSlots>> input_ranges;
+  bool operator==(const LayerPrecision&) const = default;
+};
+
+// Sees intermediate tensors of a forward pass (calibration, per-layer error reports).
+class ForwardObserver {
+ public:
+  virtual ~ForwardObserver() = default;
+  // The input of a linear: [rows, cols] with leading dimension ld.
+  virtual void linear_input(int /*layer*/, LinearSlot, const float* /*x*/, std::int64_t /*rows*/,
+                            std::int64_t /*cols*/, std::int64_t /*ld*/) {}
+  // A layer's output hidden states [rows, cols], dense.
+  virtual void layer_output(int /*layer*/, const float* /*x*/, std::int64_t /*rows*/,
+                            std::int64_t /*cols*/) {}
+};
+
 class BertEncoder {
  public:
   // Takes the host weights: linear weights are packed and their host copies released.
-  BertEncoder(const BertConfig& config, BertWeights weights, int threads);
+  // `precision` has one entry per layer, or is empty for FP32 everywhere.
+  BertEncoder(const BertConfig& config, BertWeights weights, int threads,
+              const std::vector<LayerPrecision>& precision = {});
 
   struct Outputs {
     const float* hidden = nullptr;  // [tokens, H], last_hidden_state
@@ -26,8 +56,8 @@ class BertEncoder {
     const float* logits = nullptr;  // [sequences, labels] (when requested)
   };
   // Pointers stay valid until the next forward() on the same context.
-  Outputs forward(const PackedBatch& batch, Context& ctx, bool want_pooler,
-                  bool want_logits) const;
+  Outputs forward(const PackedBatch& batch, Context& ctx, bool want_pooler, bool want_logits,
+                  ForwardObserver* observer = nullptr) const;
 
   bool has_pooler() const { return pooler_ != nullptr; }
   bool has_classifier() const { return classifier_ != nullptr; }
@@ -35,6 +65,7 @@ class BertEncoder {
   std::int64_t num_labels() const { return classifier_ ? classifier_->out_features() : 0; }
   std::size_t packed_bytes() const;
   int threads() const { return threads_; }
+  const std::vector<LayerPrecision>& precision() const { return precision_; }
 
  private:
   struct Layer {
@@ -47,6 +78,7 @@ class BertEncoder {
   int threads_;
   HostTensor word_, position_, token_type_, emb_ln_g_, emb_ln_b_;
   std::vector<Layer> layers_;
+  std::vector<LayerPrecision> precision_;
   std::unique_ptr<kernels::Linear> pooler_, classifier_;
 };
 

@@ -8,6 +8,10 @@
 #include <numeric>
 
 #include "io/safetensors.hpp"
+#include "kernels/linear.hpp"
+#include "quant/calibrate.hpp"
+#include "quant/fallback.hpp"
+#include "quant/plan.hpp"
 #include "model/bert_config.hpp"
 #include "model/bert_weights.hpp"
 #include "core/profiler.hpp"
@@ -33,6 +37,36 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     impl->max_length = std::min<std::size_t>(impl->max_length,
                                              static_cast<std::size_t>(impl->config.max_position_embeddings));
   const int threads = runtime::configure_threads(options.threads);
+  const auto L = static_cast<std::size_t>(impl->config.num_hidden_layers);
+  std::vector<runtime::LayerPrecision> layers(L);
+  if (quant::is_plan_dir(dir)) {
+    // Built by `encore build`: precision and calibration come from the plan.
+    const quant::PlanManifest plan = quant::read_plan(dir);
+    if (options.precision && *options.precision != plan.precision)
+      throw InputError(dir.string() + " is a plan built for " + to_string(plan.precision) +
+                       "; it cannot run in " + to_string(*options.precision) +
+                       " (build another plan, or load the original model folder)");
+    if (plan.layers.size() != L)
+      throw Error((dir / quant::kPlanFile).string() + ": the plan describes " + std::to_string(plan.layers.size()) +
+                  " layers, config.json " + std::to_string(L));
+    layers = plan.layers;
+    impl->precision = plan.precision;
+    impl->is_plan = true;
+  } else {
+    impl->precision = options.precision.value_or(Precision::FP32);
+    if (impl->precision == Precision::BF16 && !kernels::cpu_has_native_bf16()) {
+      impl->notices.push_back("this CPU has no BF16 instructions (AVX512_BF16/AMX); running FP32 instead of BF16");
+      impl->precision = Precision::FP32;
+    }
+    const auto uniform = [&] {
+      switch (impl->precision) {
+        case Precision::FP32: return kernels::LinearPrecision::FP32;
+        case Precision::BF16: return kernels::LinearPrecision::BF16;
+        default: return kernels::LinearPrecision::Int8;
+      }
+    }();
+    for (auto& l : layers) l.precision = uniform;
+  }
   {
     io::WeightStore store = io::WeightStore::open(dir);
     for (const auto& f : store.files()) impl->bytes_on_disk += f.file_size();
@@ -40,7 +74,25 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     impl->parameters = weights.parameter_count;
     impl->disk_usage = weights.disk_usage;
     store.close();  // weights are host copies now; drop the file mapping before packing
-    impl->encoder = std::make_unique<runtime::BertEncoder>(impl->config, std::move(weights), threads);
+    const bool calibrate = !impl->is_plan && impl->precision == Precision::Int8Static;
+    const bool fallback = !impl->is_plan && options.fallback_auto &&
+                          (impl->precision == Precision::Int8Static || impl->precision == Precision::Int8Dynamic);
+    if (calibrate || fallback) {
+      if (options.calibration.texts.empty())
+        throw InputError(std::string(calibrate ? "int8-static" : "--fallback auto") +
+                         " needs calibration texts (--calibration FILE.jsonl)");
+      const auto rows = impl->encode_all(options.calibration.texts, BatchOptions{});
+      const runtime::BertEncoder fp32(impl->config, weights, threads);
+      if (calibrate) {
+        const auto ranges = quant::calibrate(fp32, static_cast<int>(L), rows,
+                                             quant::parse_calibration_method(options.calibration.method),
+                                             options.calibration.percentile);
+        for (std::size_t i = 0; i < L; ++i) layers[i].input_ranges = ranges[i];
+      }
+      if (fallback) layers = quant::fallback_layers(fp32, impl->config, weights, threads, layers, rows,
+                                                    options.fallback_min_cosine);
+    }
+    impl->encoder = std::make_unique<runtime::BertEncoder>(impl->config, std::move(weights), threads, layers);
   }
   impl->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
@@ -66,6 +118,14 @@ ProblemType Model::problem_type() const { return impl_->config.problem_type; }
 Pooling Model::default_pooling() const { return impl_->config.default_pooling; }
 int Model::threads() const { return impl_->encoder->threads(); }
 std::int64_t Model::parameter_count() const { return impl_->parameters; }
+Precision Model::precision() const { return impl_->precision; }
+std::vector<std::string> Model::layer_precisions() const {
+  std::vector<std::string> out;
+  for (const auto& l : impl_->encoder->precision()) out.emplace_back(kernels::to_string(l.precision));
+  return out;
+}
+const std::vector<std::string>& Model::notices() const { return impl_->notices; }
+bool Model::is_plan() const { return impl_->is_plan; }
 
 std::vector<Encoding> Model::Impl::encode_all(std::span<const TextInput> inputs,
                                               const BatchOptions& b) const {

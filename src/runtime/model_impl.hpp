@@ -25,6 +25,9 @@ struct Model::Impl {
   double load_ms = 0;
   std::uintmax_t bytes_on_disk = 0;  // weight files
   std::unique_ptr<runtime::BertEncoder> encoder;
+  Precision precision = Precision::FP32;
+  std::vector<std::string> notices;
+  bool is_plan = false;
 
   // Working memory for concurrent callers: borrowed per call, returned after.
   mutable std::mutex pool_mutex;

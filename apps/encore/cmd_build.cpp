@@ -1,0 +1,58 @@
+// encore build: an optimised plan folder (weights already BF16 or INT8 with their scales,
+// calibrated activation ranges, per-layer fallbacks) that every command loads like a model.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "commands.hpp"
+#include "model_args.hpp"
+#include "quant/plan.hpp"
+#include "runtime/model_impl.hpp"
+
+namespace encore::cli {
+
+void add_build_command(CLI::App& app) {
+  struct Args : ModelArgs {
+    std::string output;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("build", "Write an optimised plan (BF16 or INT8 weights, calibration) to a folder");
+  cmd->add_option("--model", a->model, "Hugging Face model folder (default: the embedded demo model)");
+  cmd->add_option("--threads", a->threads, "Threads (default: CPUs available to this process)")
+      ->check(CLI::NonNegativeNumber);
+  add_precision_options(cmd, *a, false);
+  cmd->get_option("--precision")->required();
+  cmd->add_option("--output", a->output, "Plan folder to write")->required();
+  cmd->callback([a] {
+    if (a->precision == "auto") throw InputError("build needs a concrete --precision (fp32, bf16, int8, int8-static)");
+    Precision p = parse_precision(a->precision);
+    // `--calibration` with plain `int8` means calibrated (static) INT8.
+    if (p == Precision::Int8Dynamic && a->precision == "int8" && !a->calibration.empty()) p = Precision::Int8Static;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto model = load_model(*a, p);
+    const auto& impl = model->internals();
+    if (model->is_plan()) throw InputError(impl.dir.string() + " is already a plan; build from the Hugging Face folder");
+    quant::PlanManifest m;
+    m.precision = model->precision();
+    m.layers = impl.encoder->precision();
+    m.source_model = std::filesystem::absolute(impl.dir).lexically_normal().string();
+    if (m.precision == Precision::Int8Static) {
+      m.calibration_method = a->calibration_method;
+      m.calibration_percentile = a->percentile;
+      m.calibration_source = std::filesystem::path(a->calibration).filename().string();
+      m.calibration_rows = model_options(*a).calibration.texts.size();
+    }
+    m.fallback_auto = a->fallback == "auto";
+    m.fallback_min_cosine = a->fallback_min_cosine;
+    quant::write_plan(impl.dir, a->output, m);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::string layers;
+    for (const auto& l : model->layer_precisions()) layers += (layers.empty() ? "" : ",") + l;
+    std::printf("wrote %s: %s plan (layers %s), %.1f MB of weights, in %.1f s\n", a->output.c_str(),
+                to_string(m.precision).c_str(), layers.c_str(),
+                static_cast<double>(std::filesystem::file_size(std::filesystem::path(a->output) / "model.safetensors")) / 1e6,
+                s);
+  });
+}
+
+}  // namespace encore::cli

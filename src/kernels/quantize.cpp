@@ -1,0 +1,206 @@
+#include "kernels/quantize.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
+#include "kernels/simd.hpp"
+#include "kernels/vec_math.hpp"
+
+namespace encore::kernels {
+namespace {
+
+constexpr int kLanes = 16;  // one AVX-512 register of floats: min/max reductions keep 16 partials
+// Floor for computed scales: keeps 1/scale finite (and x·(1/scale) free of inf·0) for rows whose
+// range is denormal-sized.
+constexpr float kMinScale = 1e-30f;
+
+// Round to nearest, ties to even, for |v| < 2^22: adding 1.5·2^23 leaves no fraction bits.
+// Plain adds (no libm call), so loops using it vectorize. Needs IEEE semantics (no -ffast-math).
+inline __attribute__((always_inline)) float round_even(float v) {
+  return (v + 12582912.0f) - 12582912.0f;
+}
+
+// Scale and zero point for a range that already contains 0.
+U8Params params_for(float lo, float hi) {
+  if (!(hi > lo)) return {1.f, 0};
+  const float scale = std::max((hi - lo) / 255.f, kMinScale);
+  const float zp = std::clamp(std::nearbyint(-lo / scale), 0.f, 255.f);
+  return {scale, static_cast<std::int32_t>(zp)};
+}
+
+// q = clamp(round(x·inv) + zp, 0, 255). zp is an integer, so it is added before rounding.
+// After adding 1.5·2^23 the float's low mantissa bits are round(v) (for |v| < 2^22), and the
+// bit pattern is monotonic in v, so the clamp is an integer clamp on the pattern: no float
+// select (see vec_math.hpp) and no float-to-int conversion that could overflow.
+inline __attribute__((always_inline)) void quantize_span(const float* x, std::int64_t cols,
+                                                          float inv, float zp, std::uint8_t* out) {
+  constexpr std::int32_t lo = std::bit_cast<std::int32_t>(12582912.0f), hi = lo + 255;
+  for (std::int64_t c = 0; c < cols; ++c) {
+    std::int32_t b = std::bit_cast<std::int32_t>((x[c] * inv + zp) + 12582912.0f);
+    b = b < lo ? lo : b;
+    b = b > hi ? hi : b;
+    out[c] = static_cast<std::uint8_t>(b - lo);
+  }
+}
+
+ENCORE_SIMD_CLONES
+void bf16_row(const float* x, std::int64_t cols, std::uint16_t* out) {
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const std::uint32_t b = std::bit_cast<std::uint32_t>(x[c]);
+    // Adding 0x7FFF plus the lowest kept bit rounds to nearest even on the bit pattern.
+    const std::uint32_t rounded = (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
+    // A NaN could round into Inf (or wrap the sign): keep its top bits and force it quiet.
+    const std::uint32_t nan = (b >> 16) | 0x40u;
+    out[c] = static_cast<std::uint16_t>((b & 0x7FFFFFFFu) > 0x7F800000u ? nan : rounded);
+  }
+}
+
+ENCORE_SIMD_CLONES
+void quantize_row_dynamic(const float* x, std::int64_t cols, std::uint8_t* out, float* scale,
+                          std::int32_t* zero_point) {
+  // Partials start at 0: the range must contain 0 anyway (so zero is exactly representable).
+  float lo_part[kLanes], hi_part[kLanes];
+  for (int l = 0; l < kLanes; ++l) lo_part[l] = hi_part[l] = 0.f;
+  std::int64_t c = 0;
+  for (; c + kLanes <= cols; c += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      lo_part[l] = std::min(lo_part[l], x[c + l]);
+      hi_part[l] = std::max(hi_part[l], x[c + l]);
+    }
+  float lo = 0.f, hi = 0.f;
+  for (int l = 0; l < kLanes; ++l) {
+    lo = std::min(lo, lo_part[l]);
+    hi = std::max(hi, hi_part[l]);
+  }
+  for (; c < cols; ++c) {
+    lo = std::min(lo, x[c]);
+    hi = std::max(hi, x[c]);
+  }
+  const U8Params p = params_for(lo, hi);
+  *scale = p.scale;
+  *zero_point = p.zero_point;
+  quantize_span(x, cols, 1.f / p.scale, static_cast<float>(p.zero_point), out);
+}
+
+ENCORE_SIMD_CLONES
+void quantize_row_static(const float* x, std::int64_t cols, float inv, float zp, std::uint8_t* out) {
+  quantize_span(x, cols, inv, zp, out);
+}
+
+ENCORE_SIMD_CLONES
+void quantize_weight_row(const float* w, std::int64_t in, const float* given, std::int8_t* q,
+                         float* scale, std::int32_t* col_sum) {
+  float s;
+  if (given) {
+    s = *given;
+  } else {
+    float part[kLanes] = {};
+    std::int64_t i = 0;
+    for (; i + kLanes <= in; i += kLanes)
+      for (int l = 0; l < kLanes; ++l) part[l] = std::max(part[l], std::fabs(w[i + l]));
+    float amax = 0.f;
+    for (int l = 0; l < kLanes; ++l) amax = std::max(amax, part[l]);
+    for (; i < in; ++i) amax = std::max(amax, std::fabs(w[i]));
+    s = amax > 0.f ? std::max(amax / 127.f, kMinScale) : 1.f;
+  }
+  const float inv = 1.f / s;
+  std::int32_t sum = 0;
+  for (std::int64_t i = 0; i < in; ++i) {
+    const float v = w[i] * inv;
+    const float mag = round_even(min_nonneg(std::fabs(v), 127.f));  // clamp |v|, keep the sign
+    const auto qi = static_cast<std::int32_t>(v < 0.f ? -mag : mag);
+    q[i] = static_cast<std::int8_t>(qi);
+    sum += qi;
+  }
+  *scale = s;  // after reading *given: the two may alias
+  *col_sum = sum;
+}
+
+template <Activation A>
+inline __attribute__((always_inline)) float activate(float v) {
+  if constexpr (A == Activation::GeluErf) return gelu_erf(v);
+  else if constexpr (A == Activation::GeluTanh) return gelu_tanh(v);
+  else if constexpr (A == Activation::Relu) return v < 0.f ? 0.f : v;
+  else if constexpr (A == Activation::Silu) return silu(v);
+  else if constexpr (A == Activation::Tanh) return tanh_approx(v);
+  else return v;
+}
+
+// acc - zp·col_sum is formed in int32 (exact; |value| < 2^31 for in < 66000) and converted
+// once, so the zero-point correction adds no rounding of its own.
+template <Activation A>
+inline __attribute__((always_inline)) void epilogue_span(float* y, std::int64_t cols, float rs,
+                                                          std::int32_t zp, const std::int32_t* col_sum,
+                                                          const float* w_scale, const float* bias) {
+  if (bias) {
+    for (std::int64_t c = 0; c < cols; ++c) {
+      const std::int32_t acc = std::bit_cast<std::int32_t>(y[c]) - zp * col_sum[c];
+      y[c] = activate<A>(static_cast<float>(acc) * (rs * w_scale[c]) + bias[c]);
+    }
+  } else {
+    for (std::int64_t c = 0; c < cols; ++c) {
+      const std::int32_t acc = std::bit_cast<std::int32_t>(y[c]) - zp * col_sum[c];
+      y[c] = activate<A>(static_cast<float>(acc) * (rs * w_scale[c]));
+    }
+  }
+}
+
+// One row; the switch runs once per row, each case is its own vectorized loop.
+ENCORE_SIMD_CLONES
+void epilogue_row(float* y, std::int64_t cols, float rs, std::int32_t zp, const std::int32_t* col_sum,
+                  const float* w_scale, const float* bias, Activation act) {
+  switch (act) {
+    case Activation::None: epilogue_span<Activation::None>(y, cols, rs, zp, col_sum, w_scale, bias); break;
+    case Activation::GeluErf: epilogue_span<Activation::GeluErf>(y, cols, rs, zp, col_sum, w_scale, bias); break;
+    case Activation::GeluTanh: epilogue_span<Activation::GeluTanh>(y, cols, rs, zp, col_sum, w_scale, bias); break;
+    case Activation::Relu: epilogue_span<Activation::Relu>(y, cols, rs, zp, col_sum, w_scale, bias); break;
+    case Activation::Silu: epilogue_span<Activation::Silu>(y, cols, rs, zp, col_sum, w_scale, bias); break;
+    case Activation::Tanh: epilogue_span<Activation::Tanh>(y, cols, rs, zp, col_sum, w_scale, bias); break;
+  }
+}
+
+}  // namespace
+
+void convert_to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,
+                     std::uint16_t* out) {
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+  for (std::int64_t r = 0; r < rows; ++r) bf16_row(x + r * ld, cols, out + r * cols);
+}
+
+void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,
+                      std::uint8_t* out, float* scale, std::int32_t* zero_point) {
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+  for (std::int64_t r = 0; r < rows; ++r)
+    quantize_row_dynamic(x + r * ld, cols, out + r * cols, scale + r, zero_point + r);
+}
+
+void quantize_u8(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float scale,
+                 std::int32_t zero_point, std::uint8_t* out) {
+  const float inv = 1.f / scale, zp = static_cast<float>(zero_point);
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+  for (std::int64_t r = 0; r < rows; ++r) quantize_row_static(x + r * ld, cols, inv, zp, out + r * cols);
+}
+
+U8Params u8_params(float lo, float hi) { return params_for(std::min(lo, 0.f), std::max(hi, 0.f)); }
+
+void quantize_weights_s8(const float* w, std::int64_t out, std::int64_t in, const float* given_scale,
+                         std::int8_t* q, float* scale, std::int32_t* col_sum) {
+#pragma omp parallel for schedule(static) if (out * in > 32768)
+  for (std::int64_t o = 0; o < out; ++o)
+    quantize_weight_row(w + o * in, in, given_scale ? given_scale + o : nullptr, q + o * in, scale + o,
+                        col_sum + o);
+}
+
+void dequantize_epilogue(float* y, std::int64_t rows, std::int64_t cols, std::int64_t ldy,
+                         const float* row_scale, const std::int32_t* zero_point, bool per_row,
+                         const std::int32_t* col_sum, const float* w_scale, const float* bias,
+                         Activation act) {
+#pragma omp parallel for schedule(static) if (rows * cols > 32768)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const std::int64_t i = per_row ? r : 0;
+    epilogue_row(y + r * ldy, cols, row_scale[i], zero_point[i], col_sum, w_scale, bias, act);
+  }
+}
+
+}  // namespace encore::kernels

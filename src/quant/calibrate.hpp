@@ -1,0 +1,21 @@
+// INT8 static calibration: the FP32 encoder runs the calibration rows twice (min/max, then
+// histograms) and every linear input of every layer gets one activation range.
+#pragma once
+
+#include <array>
+#include <utility>
+#include <vector>
+
+#include "encore/encoding.hpp"
+#include "quant/calibration.hpp"
+#include "runtime/bert_encoder.hpp"
+
+namespace encore::quant {
+
+using LayerRanges = std::array<std::pair<float, float>, runtime::kLinearSlots>;
+
+std::vector<LayerRanges> calibrate(const runtime::BertEncoder& fp32, int num_layers,
+                                   const std::vector<Encoding>& rows, CalibrationMethod method,
+                                   double percentile);
+
+}  // namespace encore::quant

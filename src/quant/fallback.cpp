@@ -1,0 +1,28 @@
+#include "quant/fallback.hpp"
+
+#include "quant/layer_report.hpp"
+
+namespace encore::quant {
+
+std::vector<runtime::LayerPrecision> fallback_layers(const runtime::BertEncoder& fp32,
+                                                     const BertConfig& config,
+                                                     const BertWeights& weights, int threads,
+                                                     std::vector<runtime::LayerPrecision> layers,
+                                                     const std::vector<Encoding>& rows,
+                                                     double min_cosine) {
+  const int n = static_cast<int>(layers.size());
+  for (int round = 0; round < n; ++round) {
+    const runtime::BertEncoder candidate(config, weights, threads, layers);
+    const auto report = compare_layers(fp32, candidate, n, rows);
+    int worst = -1;
+    for (int l = 0; l < n && worst < 0; ++l)
+      if (layers[static_cast<std::size_t>(l)].precision == kernels::LinearPrecision::Int8 &&
+          report[static_cast<std::size_t>(l)].mean_cosine < min_cosine)
+        worst = l;
+    if (worst < 0) break;
+    layers[static_cast<std::size_t>(worst)] = {kernels::LinearPrecision::BF16, std::nullopt};
+  }
+  return layers;
+}
+
+}  // namespace encore::quant

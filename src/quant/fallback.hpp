@@ -1,0 +1,24 @@
+// `--fallback auto`: INT8 layers whose output drifts too far from FP32 run in BF16 instead.
+#pragma once
+
+#include <vector>
+
+#include "encore/encoding.hpp"
+#include "model/bert_config.hpp"
+#include "model/bert_weights.hpp"
+#include "runtime/bert_encoder.hpp"
+
+namespace encore::quant {
+
+// Greedy, first layer first: builds the candidate, measures every layer's mean token cosine
+// to `fp32` on `rows`, moves the first INT8 layer below `min_cosine` to BF16, and repeats
+// until no INT8 layer is below (errors compound, so fixing an early layer can lift the
+// later ones). Returns the final per-layer precision.
+std::vector<runtime::LayerPrecision> fallback_layers(const runtime::BertEncoder& fp32,
+                                                     const BertConfig& config,
+                                                     const BertWeights& weights, int threads,
+                                                     std::vector<runtime::LayerPrecision> layers,
+                                                     const std::vector<Encoding>& rows,
+                                                     double min_cosine);
+
+}  // namespace encore::quant

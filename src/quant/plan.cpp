@@ -1,0 +1,291 @@
+#include "quant/plan.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "core/file_io.hpp"
+#include "encore/error.hpp"
+#include "io/safetensors.hpp"
+#include "kernels/quantize.hpp"
+#include "model/bert_config.hpp"
+#include "model/bert_weights.hpp"
+
+namespace encore::quant {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr const char* kFormat = "encore-plan";
+constexpr const char* kWeightsFile = "model.safetensors";
+
+// Files copied from the source folder when present (tokenizer, config, pooling).
+const char* const kCopied[] = {"config.json",          "tokenizer.json", "vocab.txt",
+                               "tokenizer_config.json", "special_tokens_map.json",
+                               "1_Pooling/config.json", "modules.json"};
+
+kernels::LinearPrecision parse_layer_precision(const std::string& s, const std::string& where) {
+  if (s == "fp32") return kernels::LinearPrecision::FP32;
+  if (s == "bf16") return kernels::LinearPrecision::BF16;
+  if (s == "int8") return kernels::LinearPrecision::Int8;
+  throw Error(where + ": unknown layer precision '" + s + "' (expected fp32, bf16 or int8)");
+}
+
+std::uint16_t to_bf16(float f) {  // round to nearest even, as oneDNN's reorder does
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<std::uint16_t>(u >> 16);
+}
+
+void add_linear(io::SafetensorsWriter& w, const std::string& name, const float* data,
+                std::int64_t rows, std::int64_t cols, kernels::LinearPrecision p) {
+  const auto n = static_cast<std::size_t>(rows * cols);
+  switch (p) {
+    case kernels::LinearPrecision::FP32:
+      w.add(name, io::DType::F32, {rows, cols}, data, n * 4);
+      return;
+    case kernels::LinearPrecision::BF16: {
+      std::vector<std::uint16_t> b(n);
+      for (std::size_t i = 0; i < n; ++i) b[i] = to_bf16(data[i]);
+      w.add(name, io::DType::BF16, {rows, cols}, b.data(), n * 2);
+      return;
+    }
+    case kernels::LinearPrecision::Int8: {
+      std::vector<std::int8_t> q(n);
+      std::vector<float> scale(static_cast<std::size_t>(rows));
+      std::vector<std::int32_t> col_sum(static_cast<std::size_t>(rows));
+      kernels::quantize_weights_s8(data, rows, cols, nullptr, q.data(), scale.data(), col_sum.data());
+      w.add(name, io::DType::I8, {rows, cols}, q.data(), n);
+      w.add(name + "_scale", io::DType::F32, {rows}, scale.data(), scale.size() * 4);
+      return;
+    }
+  }
+}
+
+void add_f32(io::SafetensorsWriter& w, const std::string& name, const HostTensor& t) {
+  w.add(name, io::DType::F32, t.shape, t.data.data(), t.data.size() * 4);
+}
+
+}  // namespace
+
+std::string file_checksum(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path.string() + ": cannot open to check its checksum");
+  // FNV-1a over 64-bit words (then the tail bytes): fast enough to run on every load
+  // (~GB/s), and any changed byte changes it.
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    std::size_t i = 0;
+    for (; i + 8 <= got; i += 8) {
+      std::uint64_t word;
+      std::memcpy(&word, buf.data() + i, 8);
+      h = (h ^ word) * 0x100000001b3ull;
+      h ^= h >> 29;
+    }
+    for (; i < got; ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 0x100000001b3ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+bool is_plan_dir(const fs::path& dir) { return fs::exists(dir / kPlanFile); }
+
+PlanManifest read_plan(const fs::path& dir) {
+  const fs::path file = dir / kPlanFile;
+  const json j = read_json_file(file, "plan");
+  const std::string where = file.string();
+  auto fail = [&](const std::string& what) -> Error {
+    return Error(where + ": " + what + " (rebuild the plan with `encore build`)");
+  };
+  try {
+    if (!j.is_object() || j.value("format", std::string()) != kFormat)
+      throw fail("not an encore plan: \"format\" must be \"encore-plan\"");
+    if (!j.contains("version") || !j["version"].is_number_integer())
+      throw fail("\"version\" is missing or not an integer");
+    PlanManifest m;
+    m.version = j["version"].get<int>();
+    if (m.version != kPlanVersion)
+      throw fail("plan format version " + std::to_string(m.version) + ", this encore reads version " +
+                 std::to_string(kPlanVersion));
+    try {
+      m.precision = parse_precision(j.at("precision").get<std::string>());
+    } catch (const InputError& e) {
+      throw fail(e.what());
+    }
+    m.source_model = j.value("source_model", std::string());
+    if (j.contains("calibration")) {
+      const json& c = j["calibration"];
+      m.calibration_method = c.value("method", std::string());
+      m.calibration_source = c.value("source", std::string());
+      m.calibration_percentile = c.value("percentile", 0.0);
+      m.calibration_rows = c.value("rows", std::size_t{0});
+    }
+    if (j.contains("fallback")) {
+      m.fallback_auto = j["fallback"].value("auto", false);
+      m.fallback_min_cosine = j["fallback"].value("min_cosine", 0.0);
+    }
+    if (!j.contains("layers") || !j["layers"].is_array()) throw fail("\"layers\" is missing or not an array");
+    for (std::size_t i = 0; i < j["layers"].size(); ++i) {
+      const json& L = j["layers"][i];
+      const std::string lw = "layer " + std::to_string(i);
+      runtime::LayerPrecision lp;
+      lp.precision = parse_layer_precision(L.at("precision").get<std::string>(), where + ": " + lw);
+      if (L.contains("input_ranges")) {
+        if (lp.precision != kernels::LinearPrecision::Int8)
+          throw fail(lw + " has input ranges but runs in " + L["precision"].get<std::string>());
+        std::array<std::pair<float, float>, runtime::kLinearSlots> r{};
+        for (int s = 0; s < runtime::kLinearSlots; ++s) {
+          const char* name = runtime::to_string(static_cast<runtime::LinearSlot>(s));
+          const json& v = L["input_ranges"].at(name);
+          if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number())
+            throw fail(lw + " input range '" + name + "' must be [lo, hi]");
+          const float lo = v[0].get<float>(), hi = v[1].get<float>();
+          if (!std::isfinite(lo) || !std::isfinite(hi) || lo > 0.f || hi < 0.f || !(hi > lo))
+            throw fail(lw + " input range '" + name + "' is not a finite range around 0");
+          r[static_cast<std::size_t>(s)] = {lo, hi};
+        }
+        lp.input_ranges = r;
+      }
+      m.layers.push_back(lp);
+    }
+    const bool static_int8 = m.precision == Precision::Int8Static;
+    for (std::size_t i = 0; i < m.layers.size(); ++i) {
+      const auto& lp = m.layers[i];
+      if (lp.precision == kernels::LinearPrecision::Int8 && static_int8 != lp.input_ranges.has_value())
+        throw fail("layer " + std::to_string(i) + (static_int8 ? " lacks the calibrated input ranges an int8-static plan needs"
+                                                               : " has input ranges in a plan that is not int8-static"));
+    }
+    const json& w = j.at("weights");
+    if (w.value("file", std::string()) != kWeightsFile) throw fail("\"weights.file\" must be model.safetensors");
+    m.weights_bytes = w.at("bytes").get<std::uintmax_t>();
+    m.weights_checksum = w.at("checksum").get<std::string>();
+    const fs::path wf = dir / kWeightsFile;
+    if (!fs::exists(wf)) throw Error(wf.string() + ": the plan's weights file is missing");
+    if (fs::file_size(wf) != m.weights_bytes)
+      throw Error(wf.string() + ": corrupt plan: the weights file has " + std::to_string(fs::file_size(wf)) +
+                  " bytes, the plan recorded " + std::to_string(m.weights_bytes));
+    if (file_checksum(wf) != m.weights_checksum)
+      throw Error(wf.string() + ": corrupt plan: the weights file does not match the checksum in " +
+                  std::string(kPlanFile) + " (changed or damaged since `encore build` wrote it)");
+    return m;
+  } catch (const json::exception& e) {
+    throw fail(std::string("malformed: ") + e.what());
+  }
+}
+
+void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifest m) {
+  if (fs::exists(out_dir)) {
+    if (!fs::is_directory(out_dir)) throw InputError(out_dir.string() + " exists and is not a folder");
+    if (!fs::is_empty(out_dir) && !is_plan_dir(out_dir))
+      throw InputError(out_dir.string() + " is a non-empty folder that is not an encore plan; refusing to write into it");
+  }
+  if (fs::exists(source_dir / kPlanFile))
+    throw InputError(source_dir.string() + " is already a plan; build from the Hugging Face folder");
+  const BertConfig config = BertConfig::load(source_dir);
+  if (m.layers.size() != static_cast<std::size_t>(config.num_hidden_layers))
+    throw Error("plan has " + std::to_string(m.layers.size()) + " layers, the model " +
+                std::to_string(config.num_hidden_layers));
+  BertWeights wts = [&] {
+    io::WeightStore store = io::WeightStore::open(source_dir);
+    return BertWeights::load(store, config);
+  }();
+  io::SafetensorsWriter w;
+  add_f32(w, "embeddings.word_embeddings.weight", wts.word_embeddings);
+  add_f32(w, "embeddings.position_embeddings.weight", wts.position_embeddings);
+  add_f32(w, "embeddings.token_type_embeddings.weight", wts.token_type_embeddings);
+  add_f32(w, "embeddings.LayerNorm.weight", wts.embeddings_ln_weight);
+  add_f32(w, "embeddings.LayerNorm.bias", wts.embeddings_ln_bias);
+  const std::int64_t H = config.hidden_size, I = config.intermediate_size;
+  for (std::size_t i = 0; i < wts.layers.size(); ++i) {
+    const auto& L = wts.layers[i];
+    const auto p = m.layers[i].precision;
+    const std::string pre = "encoder.layer." + std::to_string(i) + ".";
+    const char* parts[] = {"query", "key", "value"};
+    for (int k = 0; k < 3; ++k) {
+      const std::string s = pre + "attention.self." + parts[k];
+      add_linear(w, s + ".weight", L.qkv_weight.data.data() + k * H * H, H, H, p);
+      w.add(s + ".bias", io::DType::F32, {H}, L.qkv_bias.data.data() + k * H, static_cast<std::size_t>(H) * 4);
+    }
+    add_linear(w, pre + "attention.output.dense.weight", L.attn_output_weight.data.data(), H, H, p);
+    add_f32(w, pre + "attention.output.dense.bias", L.attn_output_bias);
+    add_f32(w, pre + "attention.output.LayerNorm.weight", L.attn_ln_weight);
+    add_f32(w, pre + "attention.output.LayerNorm.bias", L.attn_ln_bias);
+    add_linear(w, pre + "intermediate.dense.weight", L.intermediate_weight.data.data(), I, H, p);
+    add_f32(w, pre + "intermediate.dense.bias", L.intermediate_bias);
+    add_linear(w, pre + "output.dense.weight", L.output_weight.data.data(), H, I, p);
+    add_f32(w, pre + "output.dense.bias", L.output_bias);
+    add_f32(w, pre + "output.LayerNorm.weight", L.output_ln_weight);
+    add_f32(w, pre + "output.LayerNorm.bias", L.output_ln_bias);
+  }
+  if (wts.has_pooler) {
+    add_f32(w, "pooler.dense.weight", wts.pooler_weight);
+    add_f32(w, "pooler.dense.bias", wts.pooler_bias);
+  }
+  if (wts.has_classifier) {
+    add_f32(w, "classifier.weight", wts.classifier_weight);
+    add_f32(w, "classifier.bias", wts.classifier_bias);
+  }
+  w.metadata("format", "pt");
+  w.metadata("encore_plan", to_string(m.precision));
+
+  fs::create_directories(out_dir);
+  fs::remove(out_dir / kPlanFile);  // a half-written plan must not look valid
+  for (const char* f : kCopied) {
+    const fs::path src = source_dir / f;
+    if (!fs::exists(src)) continue;
+    fs::create_directories((out_dir / f).parent_path());
+    fs::copy_file(src, out_dir / f, fs::copy_options::overwrite_existing);
+  }
+  const fs::path wf = out_dir / kWeightsFile;
+  w.write(wf);
+  m.weights_bytes = fs::file_size(wf);
+  m.weights_checksum = file_checksum(wf);
+
+  json j;
+  j["format"] = kFormat;
+  j["version"] = kPlanVersion;
+  j["encore"] = "0.1.0";
+  j["precision"] = to_string(m.precision);
+  j["source_model"] = m.source_model;
+  if (m.precision == Precision::Int8Static)
+    j["calibration"] = {{"method", m.calibration_method},
+                        {"percentile", m.calibration_percentile},
+                        {"source", m.calibration_source},
+                        {"rows", m.calibration_rows}};
+  j["fallback"] = {{"auto", m.fallback_auto}, {"min_cosine", m.fallback_min_cosine}};
+  json layers = json::array();
+  for (const auto& lp : m.layers) {
+    json L;
+    L["precision"] = kernels::to_string(lp.precision);
+    if (lp.input_ranges) {
+      json r;
+      for (int s = 0; s < runtime::kLinearSlots; ++s) {
+        const auto& [lo, hi] = (*lp.input_ranges)[static_cast<std::size_t>(s)];
+        r[runtime::to_string(static_cast<runtime::LinearSlot>(s))] = {lo, hi};
+      }
+      L["input_ranges"] = r;
+    }
+    layers.push_back(L);
+  }
+  j["layers"] = layers;
+  j["weights"] = {{"file", kWeightsFile}, {"bytes", m.weights_bytes}, {"checksum", m.weights_checksum}};
+  const fs::path tmp = out_dir / (std::string(kPlanFile) + ".tmp");
+  {
+    std::ofstream out(tmp);
+    out << j.dump(2) << "\n";
+    if (!out) throw Error(tmp.string() + ": cannot write the plan");
+  }
+  fs::rename(tmp, out_dir / kPlanFile);
+}
+
+}  // namespace encore::quant
