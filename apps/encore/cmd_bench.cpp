@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,7 @@
 #include "commands.hpp"
 #include "jsonl_inputs.hpp"
 #include "model_args.hpp"
+#include "precision_eval.hpp"
 #include "runtime/model_impl.hpp"
 #include "runtime/threads.hpp"
 
@@ -69,13 +71,14 @@ void write_text(const std::string& path, const std::string& text) {
 
 void add_bench_command(CLI::App& app) {
   struct Args : ModelArgs {
-    std::string shapes, ids, json, markdown, svg, data, label_field = "intent";
+    std::string shapes, ids, json, markdown, svg;
     bool peak = false;
     bench::TimingOptions timing;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("bench", "Measure latency, throughput, GFLOP/s, memory and accuracy");
   add_model_options(cmd, *a, false);
+  add_precision_options(cmd, *a, true);
   cmd->add_option("--shapes", a->shapes, "Fixed shapes BATCHxSEQ,... with random valid token ids");
   cmd->add_option("--input", a->input, "Workload: texts (JSON lines) in file order, in batches");
   cmd->add_option("--ids", a->ids, "Workload: pre-tokenized rows {\"ids\", \"type_ids\"} (JSON lines)");
@@ -84,8 +87,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--min-time", a->timing.min_time_s, "Seconds per shape, at least")->check(CLI::NonNegativeNumber);
   cmd->add_option("--passes", a->timing.passes, "Passes over a workload (median reported)")->check(CLI::PositiveNumber);
   cmd->add_flag("--peak", a->peak, "Measure this machine's FP32 GEMM peak (stored and reused by later runs)");
-  cmd->add_option("--data", a->data, "Labelled JSON lines: add accuracy");
-  cmd->add_option("--label-field", a->label_field, "Label field of --data");
+  add_data_options(cmd, *a, "Labelled JSON lines: add accuracy");
   cmd->add_option("--json", a->json, "Write the results as JSON");
   cmd->add_option("--markdown", a->markdown, "Write the results as a markdown table");
   cmd->add_option("--svg", a->svg, "Write a picture: latency distribution and throughput");
@@ -107,94 +109,136 @@ void add_bench_command(CLI::App& app) {
     if (a->shapes.empty() && a->input.empty() && a->ids.empty()) a->shapes = "1x16,1x128,8x128,32x32";
     const auto shapes = a->shapes.empty() ? decltype(bench::parse_shapes("")){} : bench::parse_shapes(a->shapes);
 
-    note("loading the model...");
-    const auto t_load = std::chrono::steady_clock::now();
-    const auto model = load_model(*a);
-    const double rss_after_load = bench::rss_mb();
-    const auto& impl = model->internals();
-    // Time to first result: load, then one single-row classification/forward of a short text.
-    {
-      const TextInput first{"hello world", std::nullopt};
-      if (model->has_classifier()) model->classify(std::span(&first, 1));
-      else model->forward(std::span(&first, 1));
+    // --precision: one, a comma-separated list, or all; each is loaded and measured in turn.
+    std::vector<std::string> names;
+    if (a->precision.empty()) {
+      names = {""};
+    } else if (a->precision == "all") {
+      names = {"fp32", "bf16", "int8-dynamic"};
+      if (!a->calibration.empty()) names.push_back("int8-static");
+    } else {
+      std::stringstream ss(a->precision);
+      for (std::string item; std::getline(ss, item, ',');) names.push_back(item);
     }
-    const double first_result_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();
-
-    std::vector<bench::Result> results;
-    for (const auto& [b, s] : shapes) {
-      note("bench " + std::to_string(b) + "x" + std::to_string(s) + "...");
-      results.push_back(bench::bench_shape(*model, b, s, a->timing));
-    }
-    auto workload = [&](const std::string& path, std::vector<bench::Row> rows) {
-      note("bench workload " + path + "...");
-      const std::string name = std::filesystem::path(path).filename().string();
-      results.push_back(bench::bench_rows(*model, name, rows, static_cast<std::int64_t>(a->batch_size), a->timing));
+    struct Loaded {
+      std::string precision;
+      nlohmann::json info;
+      nlohmann::json accuracy;
     };
-    if (!a->ids.empty()) workload(a->ids, read_ids_file(a->ids));
-    if (!a->input.empty()) {
-      const auto inputs = read_jsonl(a->input).inputs;
-      EncodeOptions o;
-      if (!a->no_truncate)
-        o.truncation = Truncation{a->max_length ? std::min(a->max_length, model->max_length()) : model->max_length()};
-      std::vector<bench::Row> rows;
-      for (const auto& in : inputs) {
-        auto e = in.pair ? model->tokenizer().encode_pair(in.text, *in.pair, o) : model->tokenizer().encode(in.text, o);
-        rows.push_back({std::move(e.ids), std::move(e.type_ids)});
+    std::vector<Loaded> loaded;
+    std::vector<bench::Result> results;
+    std::string model_dir;
+    int model_threads = 0;
+    for (const auto& name : names) {
+      note("loading the model (" + (name.empty() ? std::string("default precision") : name) + ")...");
+      ModelArgs args = *a;
+      args.precision = name;
+      const auto t_load = std::chrono::steady_clock::now();
+      const auto model = load_model(args);
+      const double rss_after_load = bench::rss_mb();
+      const auto& impl = model->internals();
+      model_dir = impl.dir.filename().string();
+      model_threads = model->threads();
+      const std::string prec = to_string(model->precision());
+      // Time to first result: load, then one single-row classification/forward of a short text.
+      {
+        const TextInput first{"hello world", std::nullopt};
+        if (model->has_classifier()) model->classify(std::span(&first, 1));
+        else model->forward(std::span(&first, 1));
       }
-      workload(a->input, std::move(rows));
-    }
-    nlohmann::json accuracy = nullptr;
-    if (!a->data.empty()) {
-      note("accuracy on " + a->data + "...");
-      const JsonlRows data = read_jsonl(a->data, "text", "text_pair", a->label_field);
-      const auto preds = model->classify(data.inputs, 1, batch_options(*a));
-      std::size_t correct = 0;
-      for (std::size_t i = 0; i < preds.size(); ++i) {
-        if (!model->label_id(data.labels[i]))
-          throw InputError(a->data + ":" + std::to_string(data.line_numbers[i]) + ": label '" + data.labels[i] +
-                           "' is not one of the model's labels");
-        correct += preds[i].labels[0].label == data.labels[i];
+      const double first_result_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();
+      const std::size_t first_result = results.size();
+      for (const auto& [b, s] : shapes) {
+        note("bench " + prec + " " + std::to_string(b) + "x" + std::to_string(s) + "...");
+        results.push_back(bench::bench_shape(*model, b, s, a->timing));
       }
-      accuracy = {{"data", a->data}, {"rows", preds.size()}, {"correct", correct},
-                  {"accuracy", preds.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(preds.size())}};
+      auto workload = [&](const std::string& path, std::vector<bench::Row> rows) {
+        note("bench " + prec + " workload " + path + "...");
+        const std::string wname = std::filesystem::path(path).filename().string();
+        results.push_back(bench::bench_rows(*model, wname, rows, static_cast<std::int64_t>(a->batch_size), a->timing));
+      };
+      if (!a->ids.empty()) workload(a->ids, read_ids_file(a->ids));
+      if (!a->input.empty()) {
+        const auto inputs = read_jsonl(a->input).inputs;
+        EncodeOptions o;
+        if (!a->no_truncate)
+          o.truncation = Truncation{a->max_length ? std::min(a->max_length, model->max_length()) : model->max_length()};
+        std::vector<bench::Row> rows;
+        for (const auto& in : inputs) {
+          auto e = in.pair ? model->tokenizer().encode_pair(in.text, *in.pair, o) : model->tokenizer().encode(in.text, o);
+          rows.push_back({std::move(e.ids), std::move(e.type_ids)});
+        }
+        workload(a->input, std::move(rows));
+      }
+      for (std::size_t i = first_result; i < results.size(); ++i) results[i].precision = prec;
+      Loaded l;
+      l.precision = prec;
+      l.info = {{"path", impl.dir.string()}, {"precision", prec}, {"layers", model->layer_precisions()},
+                {"params", model->parameter_count()}, {"bytes_on_disk", impl.bytes_on_disk},
+                {"packed_bytes", impl.encoder->packed_bytes()}, {"load_ms", impl.load_ms},
+                {"rss_after_load_mb", rss_after_load}, {"time_to_first_result_ms", first_result_ms}};
+      if (!a->data.empty()) {
+        note("accuracy (" + prec + ") on " + a->data + "...");
+        const LabelledData data = read_labelled(*a, *model);
+        const EvalResult r = evaluate(*model, data, batch_options(*a), false);
+        l.accuracy = {{"data", a->data}, {"rows", r.metrics.rows}, {"correct", r.metrics.correct},
+                      {"accuracy", r.metrics.accuracy}, {"macro_f1", r.metrics.macro_f1}};
+      }
+      loaded.push_back(std::move(l));
     }
     note("");
 
     const auto m = bench::machine_info();
-    std::printf("machine  %s, %d CPUs, %d threads, GEMM peak %s\n", m.cpu.c_str(), m.cores, model->threads(),
-                peak > 0 ? (std::to_string(static_cast<int>(peak)) + " GFLOP/s").c_str() : "not measured (--peak)");
-    std::printf("model    %s: %lld params, %.1f MB on disk, load %.0f ms, first result %.0f ms, RSS %.0f MB\n",
-                impl.dir.string().c_str(), static_cast<long long>(model->parameter_count()),
-                static_cast<double>(impl.bytes_on_disk) / 1e6, impl.load_ms, first_result_ms, rss_after_load);
-    std::printf("%-24s %5s %6s %9s %8s %9s %9s %9s %10s %11s %8s %6s\n", "shape/workload", "prec", "runs",
+    std::printf("machine  %s, %d CPUs, %d threads, GEMM peak %s\n", m.cpu.c_str(), m.cores, model_threads,
+                peak > 0 ? (std::to_string(static_cast<int>(peak)) + " GFLOP/s (FP32)").c_str() : "not measured (--peak)");
+    for (const auto& l : loaded) {
+      const auto& i = l.info;
+      std::printf("model    %s [%s]: %lld params, %.1f MB on disk, %.1f MB packed, load %.0f ms, first result %.0f ms, "
+                  "RSS %.0f MB\n",
+                  i["path"].get<std::string>().c_str(), l.precision.c_str(),
+                  static_cast<long long>(i["params"].get<std::int64_t>()),
+                  static_cast<double>(i["bytes_on_disk"].get<std::uintmax_t>()) / 1e6,
+                  static_cast<double>(i["packed_bytes"].get<std::size_t>()) / 1e6, i["load_ms"].get<double>(),
+                  i["time_to_first_result_ms"].get<double>(), i["rss_after_load_mb"].get<double>());
+    }
+    std::printf("%-24s %12s %6s %9s %8s %9s %9s %9s %10s %11s %8s %6s\n", "shape/workload", "precision", "runs",
                 "mean ms", "std", "p50", "p95", "p99", "seq/s", "tokens/s", "GFLOP/s", "%peak");
     nlohmann::json jr = nlohmann::json::array();
     for (const auto& r : results) {
       const auto& l = r.latency_ms;
-      std::printf("%-24s %5s %6d %9.2f %8.2f %9.2f %9.2f %9.2f %10.1f %11.0f %8.1f %6s\n", r.name.c_str(),
+      std::printf("%-24s %12s %6d %9.2f %8.2f %9.2f %9.2f %9.2f %10.1f %11.0f %8.1f %6s\n", r.name.c_str(),
                   r.precision.c_str(), r.runs, l.mean, l.std, l.p50, l.p95, l.p99, r.seq_per_s, r.tokens_per_s,
                   r.gflops, peak > 0 ? std::to_string(static_cast<int>(100 * r.gflops / peak + 0.5)).c_str() : "-");
       jr.push_back(to_json(r, peak));
     }
-    if (!accuracy.is_null())
-      std::printf("accuracy %.6f (%zu/%zu) on %s\n", accuracy["accuracy"].get<double>(),
-                  accuracy["correct"].get<std::size_t>(), accuracy["rows"].get<std::size_t>(), a->data.c_str());
+    for (const auto& l : loaded)
+      if (!l.accuracy.is_null())
+        std::printf("accuracy [%s] %.6f (%zu/%zu), macro-F1 %.6f on %s\n", l.precision.c_str(),
+                    l.accuracy["accuracy"].get<double>(), l.accuracy["correct"].get<std::size_t>(),
+                    l.accuracy["rows"].get<std::size_t>(), l.accuracy["macro_f1"].get<double>(), a->data.c_str());
     const double peak_rss = bench::peak_rss_mb();
     std::printf("memory   peak RSS %.0f MB\n", peak_rss);
 
     nlohmann::json out{
-        {"machine", {{"cpu", m.cpu}, {"cores", m.cores}, {"threads", model->threads()}, {"isa", m.isa},
+        {"machine", {{"cpu", m.cpu}, {"cores", m.cores}, {"threads", model_threads}, {"isa", m.isa},
                      {"gemm_peak_gflops", peak > 0 ? nlohmann::json(peak) : nlohmann::json(nullptr)}}},
-        {"model", {{"path", impl.dir.string()}, {"params", model->parameter_count()},
-                   {"bytes_on_disk", impl.bytes_on_disk}, {"load_ms", impl.load_ms},
-                   {"rss_after_load_mb", rss_after_load}, {"time_to_first_result_ms", first_result_ms}}},
+        {"model", loaded.front().info},
         {"peak_rss_mb", peak_rss},
         {"results", jr}};
-    if (!accuracy.is_null()) out["accuracy"] = accuracy;
+    // One entry per precision measured; "model" and "accuracy" hold the first.
+    nlohmann::json models = nlohmann::json::array(), accuracies = nlohmann::json::object();
+    for (const auto& l : loaded) {
+      models.push_back(l.info);
+      if (!l.accuracy.is_null()) accuracies[l.precision] = l.accuracy;
+    }
+    out["models"] = models;
+    if (!loaded.front().accuracy.is_null()) {
+      out["accuracy"] = loaded.front().accuracy;
+      out["accuracy_by_precision"] = accuracies;
+    }
     if (!a->json.empty()) write_text(a->json, out.dump(2) + "\n");
-    const std::string title = "encore bench: " + impl.dir.filename().string() + ", " +
-                              std::to_string(model->threads()) + " threads";
+    const std::string title = "encore bench: " + model_dir + ", " + std::to_string(model_threads) + " threads";
     if (!a->markdown.empty()) write_text(a->markdown, bench::markdown_report(results, title, peak));
     if (!a->svg.empty()) write_text(a->svg, bench::svg_report(results, title));
     finish_profile(*a);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdint>
 
 #include "kernels/simd.hpp"
 #include "kernels/vec_math.hpp"
@@ -10,7 +11,6 @@
 namespace encore::kernels {
 namespace {
 
-constexpr int kLanes = 16;  // one AVX-512 register of floats: min/max reductions keep 16 partials
 // Floor for computed scales: keeps 1/scale finite (and x·(1/scale) free of inf·0) for rows whose
 // range is denormal-sized.
 constexpr float kMinScale = 1e-30f;
@@ -31,8 +31,9 @@ U8Params params_for(float lo, float hi) {
 
 // q = clamp(round(x·inv) + zp, 0, 255). zp is an integer, so it is added before rounding.
 // After adding 1.5·2^23 the float's low mantissa bits are round(v) (for |v| < 2^22), and the
-// bit pattern is monotonic in v, so the clamp is an integer clamp on the pattern: no float
-// select (see vec_math.hpp) and no float-to-int conversion that could overflow.
+// bit pattern is monotonic in v (so values far outside, even ±Inf, still clamp to 0 / 255):
+// the clamp is an integer clamp on the pattern, with no float select (see vec_math.hpp) and
+// no float-to-int conversion that could overflow.
 inline __attribute__((always_inline)) void quantize_span(const float* x, std::int64_t cols,
                                                           float inv, float zp, std::uint8_t* out) {
   constexpr std::int32_t lo = std::bit_cast<std::int32_t>(12582912.0f), hi = lo + 255;
@@ -59,24 +60,17 @@ void bf16_row(const float* x, std::int64_t cols, std::uint16_t* out) {
 ENCORE_SIMD_CLONES
 void quantize_row_dynamic(const float* x, std::int64_t cols, std::uint8_t* out, float* scale,
                           std::int32_t* zero_point) {
-  // Partials start at 0: the range must contain 0 anyway (so zero is exactly representable).
-  float lo_part[kLanes], hi_part[kLanes];
-  for (int l = 0; l < kLanes; ++l) lo_part[l] = hi_part[l] = 0.f;
-  std::int64_t c = 0;
-  for (; c + kLanes <= cols; c += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      lo_part[l] = std::min(lo_part[l], x[c + l]);
-      hi_part[l] = std::max(hi_part[l], x[c + l]);
-    }
-  float lo = 0.f, hi = 0.f;
-  for (int l = 0; l < kLanes; ++l) {
-    lo = std::min(lo, lo_part[l]);
-    hi = std::max(hi, hi_part[l]);
+  // max(0, max x) and max(0, max -x) as integer max reductions over the bit patterns
+  // (non-negative floats order like their patterns, negative ones are negative int32): these
+  // vectorize on every target, a float min/max reduction would not (NaN semantics). Starting
+  // at 0 puts 0 in the range, so zero is exactly representable.
+  std::int32_t hi_bits = 0, neg_lo_bits = 0;
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const auto b = std::bit_cast<std::int32_t>(x[c]);
+    hi_bits = std::max(hi_bits, b);
+    neg_lo_bits = std::max(neg_lo_bits, b ^ INT32_MIN);  // the pattern of -x[c]
   }
-  for (; c < cols; ++c) {
-    lo = std::min(lo, x[c]);
-    hi = std::max(hi, x[c]);
-  }
+  const float lo = -std::bit_cast<float>(neg_lo_bits), hi = std::bit_cast<float>(hi_bits);
   const U8Params p = params_for(lo, hi);
   *scale = p.scale;
   *zero_point = p.zero_point;
@@ -95,21 +89,19 @@ void quantize_weight_row(const float* w, std::int64_t in, const float* given, st
   if (given) {
     s = *given;
   } else {
-    float part[kLanes] = {};
-    std::int64_t i = 0;
-    for (; i + kLanes <= in; i += kLanes)
-      for (int l = 0; l < kLanes; ++l) part[l] = std::max(part[l], std::fabs(w[i + l]));
-    float amax = 0.f;
-    for (int l = 0; l < kLanes; ++l) amax = std::max(amax, part[l]);
-    for (; i < in; ++i) amax = std::max(amax, std::fabs(w[i]));
+    std::int32_t amax_bits = 0;  // max |w| as an integer max over the patterns, as above
+    for (std::int64_t i = 0; i < in; ++i)
+      amax_bits = std::max(amax_bits, std::bit_cast<std::int32_t>(w[i]) & INT32_MAX);
+    const float amax = std::bit_cast<float>(amax_bits);
     s = amax > 0.f ? std::max(amax / 127.f, kMinScale) : 1.f;
   }
   const float inv = 1.f / s;
   std::int32_t sum = 0;
   for (std::int64_t i = 0; i < in; ++i) {
     const float v = w[i] * inv;
-    const float mag = round_even(min_nonneg(std::fabs(v), 127.f));  // clamp |v|, keep the sign
-    const auto qi = static_cast<std::int32_t>(v < 0.f ? -mag : mag);
+    // Clamp and round |v|, then put the sign back: no float select (see vec_math.hpp).
+    const float mag = round_even(min_nonneg(std::fabs(v), 127.f));
+    const auto qi = static_cast<std::int32_t>(std::copysign(mag, v));
     q[i] = static_cast<std::int8_t>(qi);
     sum += qi;
   }

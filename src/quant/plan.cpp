@@ -245,6 +245,8 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
     if (!fs::exists(src)) continue;
     fs::create_directories((out_dir / f).parent_path());
     fs::copy_file(src, out_dir / f, fs::copy_options::overwrite_existing);
+    // Sources may be read-only (a shared model store); the plan's copy must be replaceable.
+    fs::permissions(out_dir / f, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::add);
   }
   const fs::path wf = out_dir / kWeightsFile;
   w.write(wf);
