@@ -8,6 +8,7 @@
 #include <omp.h>
 
 #include "kernels/simd.hpp"
+#include "kernels/vec_math.hpp"
 
 namespace encore::kernels {
 namespace {
@@ -15,27 +16,6 @@ namespace {
 constexpr int kLanes = 16;  // one AVX-512 register of floats: the unit every loop is blocked by
 
 #define ENCORE_INLINE inline __attribute__((always_inline))
-
-// exp(x) for the softmax, where x = score - max <= 0. Range reduction x = n·ln2 + r, degree-6
-// polynomial on |r| <= ln2/2 (relative error ~2e-7), 2^n built in the exponent bits. Plain
-// arithmetic, so the compiler vectorizes it (std::exp would be a scalar call per element).
-ENCORE_INLINE float exp_nonpositive(float x) {
-  x = std::max(x, -87.0f);
-  const float t = x * 1.44269504088896341f;
-  const float n = (t + 12582912.0f) - 12582912.0f;  // round to nearest (|t| < 2^22)
-  const float r = (x - n * 0.693145751953125f) - n * 1.428606765330187e-06f;
-  float p = 1.0f / 720;
-  p = p * r + 1.0f / 120;
-  p = p * r + 1.0f / 24;
-  p = p * r + 1.0f / 6;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
 
 // Scores of one query row against `cols` (a multiple of kLanes) transposed keys, BLOCK
 // columns at a time so the accumulators stay in registers.
