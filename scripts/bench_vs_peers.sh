@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# encore vs ONNX Runtime (FP32) on the same model folders, run alternately in one session,
-# 2 threads each, several repetitions; writes the raw JSON and a markdown table of medians.
+# encore vs ONNX Runtime on the same model folders, run alternately in one session, 2 threads
+# each, several repetitions; writes the raw JSON and a markdown table of medians. encore runs
+# every precision in --precisions; ORT runs its FP32 graph and (with int8 among them) its
+# dynamic-quantized INT8 graph (export_onnx.py --int8: MatMulInteger, ORT's quantize_dynamic).
 #
 #   scripts/bench_vs_peers.sh [--reps 3] [--models "bert-base minilm-l6"] [--work DIR] [--min-time S]
-#                             [--pad128-models "minilm-l6"] [--no-torch]
+#                             [--pad128-models "minilm-l6"] [--no-torch] [--precisions "fp32 bf16 int8"]
 # ORT padded to 128 is slow (11.7 tokens computed per real token): by default it runs for the
 # models in --pad128-models only, once.
 #
@@ -19,6 +21,7 @@ MIN_TIME=5
 THREADS=2
 PAD128="minilm-l6"
 TORCH=1
+PRECISIONS="fp32"
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS=$2; shift 2 ;;
@@ -28,6 +31,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --pad128-models) PAD128=$2; shift 2 ;;
     --no-torch) TORCH=0; shift ;;
+    --precisions) PRECISIONS=$2; shift 2 ;;
     *) echo "bench_vs_peers.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -46,17 +50,27 @@ IDS=$WORK/clinc_test.ids.jsonl
 for m in $MODELS; do
   dir=$WORK/models/$m
   [ -f "$dir/model.safetensors" ] || /usr/bin/python3 "$SHARED/tools/make_random_bert.py" --preset "$m" --out "$dir"
-  /usr/bin/python3 "$SHARED/peers/export_onnx.py" "$dir" --work "$WORK" > "$OUT/export-$m.log"
+  INT8=0
+  [[ " $PRECISIONS " == *" int8"* ]] && INT8=1
+  /usr/bin/python3 "$SHARED/peers/export_onnx.py" "$dir" --work "$WORK" $([ $INT8 = 1 ] && echo --int8) > "$OUT/export-$m.log"
   onnx=$WORK/$m/model.onnx
   for r in $(seq 1 "$REPS"); do
     echo "== $m rep $r: encore" >&2
     "$ENCORE" bench --model "$dir" --threads "$THREADS" --shapes 1x16,8x128 --min-time "$MIN_TIME" \
+      --precision "$(echo $PRECISIONS | tr ' ' ',')" \
       --ids "$IDS" --batch-size 32 --passes 1 --json "$OUT/$m.encore.$r.json" > /dev/null
     echo "== $m rep $r: onnxruntime" >&2
     node "$SHARED/peers/bench_ort.mjs" --model "$onnx" --threads "$THREADS" --shapes 1x16,8x128 \
       --min-time "$MIN_TIME" --json "$OUT/$m.ort-shapes.$r.json" --quiet > /dev/null
     node "$SHARED/peers/bench_ort.mjs" --model "$onnx" --threads "$THREADS" --ids "$IDS" \
       --batch-size 32 --padding longest --passes 1 --json "$OUT/$m.ort-longest.$r.json" --quiet > /dev/null
+    if [ $INT8 = 1 ]; then
+      echo "== $m rep $r: onnxruntime int8" >&2
+      node "$SHARED/peers/bench_ort.mjs" --model "$WORK/$m/model.int8.onnx" --threads "$THREADS" --shapes 1x16,8x128 \
+        --min-time "$MIN_TIME" --json "$OUT/$m.ort8-shapes.$r.json" --quiet > /dev/null
+      node "$SHARED/peers/bench_ort.mjs" --model "$WORK/$m/model.int8.onnx" --threads "$THREADS" --ids "$IDS" \
+        --batch-size 32 --padding longest --passes 1 --json "$OUT/$m.ort8-longest.$r.json" --quiet > /dev/null
+    fi
     if [ "$TORCH" = 1 ]; then
       echo "== $m rep $r: pytorch" >&2
       /usr/bin/python3 "$SHARED/peers/bench_torch.py" --model "$dir" --threads "$THREADS" --shapes 1x16,8x128 \

@@ -20,7 +20,10 @@ std::vector<runtime::LayerPrecision> fallback_layers(const runtime::BertEncoder&
           report[static_cast<std::size_t>(l)].mean_cosine < min_cosine)
         worst = l;
     if (worst < 0) break;
-    layers[static_cast<std::size_t>(worst)] = {kernels::LinearPrecision::BF16, std::nullopt};
+    // BF16 where the CPU runs it natively, else FP32 (emulated BF16 is slower than FP32).
+    layers[static_cast<std::size_t>(worst)] = {
+        kernels::cpu_has_native_bf16() ? kernels::LinearPrecision::BF16 : kernels::LinearPrecision::FP32,
+        std::nullopt};
   }
   return layers;
 }

@@ -1,4 +1,5 @@
-// `--fallback auto`: INT8 layers whose output drifts too far from FP32 run in BF16 instead.
+// `--fallback auto`: INT8 layers whose output drifts too far from FP32 run in BF16 instead
+// (FP32 on a CPU without BF16 instructions).
 #pragma once
 
 #include <vector>

@@ -145,6 +145,55 @@ TEST(Kernels, LinearMatchesReferenceForEveryActivationAndRowCount) {
   }
 }
 
+// BF16 and INT8 linears against the same double reference, with strided input and output
+// (the padding between rows must stay untouched). Tolerances follow each precision's rounding:
+// bf16 keeps 8 mantissa bits; INT8 quantizes x to 1/255 of its row (or calibrated) range.
+TEST(Kernels, Bf16AndInt8LinearsMatchReferenceWithinTheirTolerance) {
+  const int in = 96, out = 80;
+  const auto w = random_vector(static_cast<std::size_t>(in) * out, 5, 0.2f), b = random_vector(out, 6);
+  dnnl::stream stream(cpu_engine());
+  struct Case {
+    const char* name;
+    LinearQuantization q;
+    float tolerance;
+  };
+  LinearQuantization bf16{LinearPrecision::BF16, std::nullopt, nullptr};
+  LinearQuantization dynamic{LinearPrecision::Int8, std::nullopt, nullptr};
+  LinearQuantization calibrated{LinearPrecision::Int8, std::pair<float, float>{-4.f, 4.f}, nullptr};
+  for (const Case& c : {Case{"bf16", bf16, 0.05f}, Case{"int8-dynamic", dynamic, 0.15f},
+                        Case{"int8-static", calibrated, 0.15f}}) {
+    for (Activation a : {Activation::None, Activation::GeluErf, Activation::Relu, Activation::Tanh}) {
+      Linear lin(w.data(), b.data(), in, out, a, c.q);
+      EXPECT_EQ(lin.precision(), c.q.precision);
+      for (int rows : {1, 7, 129}) {
+        const int ldx = in + 5, ldy = out + 3;
+        const auto x = random_vector(static_cast<std::size_t>(rows) * ldx, 8 + rows);
+        std::vector<float> y(static_cast<std::size_t>(rows) * ldy, -777.f);
+        std::vector<char> scratch(lin.scratchpad_bytes(rows) + 64);
+        lin.forward(x.data(), rows, y.data(), stream, scratch.data(), ldx, ldy);
+        stream.wait();
+        double worst = 0;
+        for (int r = 0; r < rows; ++r) {
+          double dot = 0, nr = 0, ny = 0;
+          for (int o = 0; o < out; ++o) {
+            double acc = b[o];
+            for (int i = 0; i < in; ++i) acc += static_cast<double>(x[r * ldx + i]) * w[o * in + i];
+            const double ref = activate(acc, a), got = y[static_cast<std::size_t>(r * ldy + o)];
+            worst = std::max(worst, std::fabs(ref - got));
+            dot += ref * got;
+            nr += ref * ref;
+            ny += got * got;
+          }
+          if (nr > 0) EXPECT_GE(dot / std::sqrt(nr * ny), 0.999) << c.name << " row " << r;
+          for (int o = out; o < ldy; ++o) ASSERT_EQ(y[static_cast<std::size_t>(r * ldy + o)], -777.f) << c.name;
+        }
+        EXPECT_LE(worst, c.tolerance) << c.name << " activation " << static_cast<int>(a) << " rows " << rows;
+        EXPECT_GT(worst, 0.0) << c.name << ": reduced precision should not be exact";
+      }
+    }
+  }
+}
+
 TEST(Kernels, EmbeddingsGatherSumAndNormalize) {
   const int H = 32, V = 50, P = 20, TT = 2;
   const auto word = random_vector(V * H, 11), pos = random_vector(P * H, 12), type = random_vector(TT * H, 13);
