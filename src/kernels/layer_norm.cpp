@@ -7,24 +7,36 @@
 namespace encore::kernels {
 namespace {
 
+// Sums over 16 interleaved partial accumulators: a plain `sum += v` is a serial dependency
+// chain the compiler may not reorder (no -ffast-math), which left LayerNorm scalar.
+constexpr int kParts = 16;
+
 ENCORE_SIMD_CLONES
 void add_layer_norm_row(const float* x, const float* residual, const float* gamma,
                         const float* beta, float eps, std::int64_t cols, float* out) {
-  float sum = 0.f;
+  float part[kParts] = {};
+  const std::int64_t body = cols / kParts * kParts;
   if (residual) {
-    for (std::int64_t c = 0; c < cols; ++c) {
-      out[c] = x[c] + residual[c];
-      sum += out[c];
-    }
-  } else {
-    for (std::int64_t c = 0; c < cols; ++c) {
-      out[c] = x[c];
-      sum += out[c];
-    }
+    for (std::int64_t c = 0; c < cols; ++c) out[c] = x[c] + residual[c];
+  } else if (out != x) {
+    for (std::int64_t c = 0; c < cols; ++c) out[c] = x[c];
   }
+  for (std::int64_t c = 0; c < body; c += kParts)
+    for (int t = 0; t < kParts; ++t) part[t] += out[c + t];
+  float sum = 0.f;
+  for (int t = 0; t < kParts; ++t) sum += part[t];
+  for (std::int64_t c = body; c < cols; ++c) sum += out[c];
   const float mean = sum / static_cast<float>(cols);
-  float var = 0.f;  // two passes: no cancellation for large means
-  for (std::int64_t c = 0; c < cols; ++c) {
+  // Two passes: no cancellation for large means.
+  for (int t = 0; t < kParts; ++t) part[t] = 0.f;
+  for (std::int64_t c = 0; c < body; c += kParts)
+    for (int t = 0; t < kParts; ++t) {
+      const float d = out[c + t] - mean;
+      part[t] += d * d;
+    }
+  float var = 0.f;
+  for (int t = 0; t < kParts; ++t) var += part[t];
+  for (std::int64_t c = body; c < cols; ++c) {
     const float d = out[c] - mean;
     var += d * d;
   }
