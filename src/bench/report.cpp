@@ -43,7 +43,7 @@ std::string markdown_report(const std::vector<Result>& results, const std::strin
   std::ostringstream o;
   o << "### " << title << "\n\n";
   o << "| shape / workload | precision | runs | mean ms | std | p50 | p95 | p99 | seq/s | tokens/s | GFLOP/s |"
-    << (peak > 0 ? " % of GEMM peak |" : "") << "\n";
+    << (peak > 0 ? " % of FP32 GEMM peak |" : "") << "\n";
   o << "|---|---|---|---|---|---|---|---|---|---|---|" << (peak > 0 ? "---|" : "") << "\n";
   for (const auto& r : results) {
     const auto& l = r.latency_ms;
@@ -105,7 +105,7 @@ std::string svg_report(const std::vector<Result>& results, const std::string& ti
     const int y = y0 + 20 + i * row_h;
     const int w = static_cast<int>(plot_w * 0.8 * r.tokens_per_s / axis);
     s << "<text x=\"" << left - 8 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << xml_escape(r.name)
-      << " (batch " << r.batch << ")</text>\n";
+      << " " << xml_escape(r.precision) << " (batch " << r.batch << ")</text>\n";
     s << "<rect x=\"" << left << "\" y=\"" << y + 3 << "\" width=\"" << std::max(w, 1)
       << "\" height=\"18\" fill=\"#8bc48a\" stroke=\"#3c7a3b\"/>\n";
     s << "<text x=\"" << left + w + 8 << "\" y=\"" << y + 16 << "\">" << fmt("%.0f", r.tokens_per_s)
