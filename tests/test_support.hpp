@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdlib>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -19,6 +20,15 @@
   EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << haystack
 
 namespace encore::test {
+
+// n floats drawn from N(mean, stddev²) with a fixed seed (kernel and calibration tests).
+inline std::vector<float> normal_vector(std::size_t n, unsigned seed, float stddev = 1.f, float mean = 0.f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(mean, stddev);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
 
 inline std::filesystem::path shared_dir() { return ENCORE_SHARED_DIR; }
 inline std::filesystem::path data_dir() { return ENCORE_TEST_DATA_DIR; }

@@ -29,7 +29,9 @@ void add_build_command(CLI::App& app) {
     // `--calibration` with plain `int8` means calibrated (static) INT8.
     if (p == Precision::Int8Dynamic && a->precision == "int8" && !a->calibration.empty()) p = Precision::Int8Static;
     const auto t0 = std::chrono::steady_clock::now();
-    const auto model = load_model(*a, p);
+    ModelOptions o = model_options(*a);  // reads --calibration once
+    o.precision = p;
+    const auto model = load_model(*a, o);
     const auto& impl = model->internals();
     if (model->is_plan()) throw InputError(impl.dir.string() + " is already a plan; build from the Hugging Face folder");
     quant::PlanManifest m;
@@ -40,7 +42,7 @@ void add_build_command(CLI::App& app) {
       m.calibration_method = a->calibration_method;
       m.calibration_percentile = a->percentile;
       m.calibration_source = std::filesystem::path(a->calibration).filename().string();
-      m.calibration_rows = model_options(*a).calibration.texts.size();
+      m.calibration_rows = o.calibration.texts.size();
     }
     m.fallback_auto = a->fallback == "auto";
     m.fallback_min_cosine = a->fallback_min_cosine;

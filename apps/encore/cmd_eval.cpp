@@ -17,12 +17,6 @@
 namespace encore::cli {
 namespace {
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 std::vector<quant::LayerAgreement> layer_report(const Model& fp32, const Model& other, const LabelledData& d) {
   const auto rows = fp32.internals().encode_all(d.rows.inputs, BatchOptions{});
   return quant::compare_layers(*fp32.internals().encoder, *other.internals().encoder,
@@ -137,10 +131,12 @@ void add_eval_command(CLI::App& app) {
       if (layers[i].empty()) continue;
       s += "\nlayer report " + results[i].precision + " vs fp32 (token cosine of each layer's output)\n";
       s += "layer  precision  mean cosine  min cosine\n";
-      for (std::size_t l = 0; l < layers[i].size(); ++l)
-        s += fmt("%5.0f", static_cast<double>(l)) + "  " + results[i].layers[l] +
-             std::string(11 - results[i].layers[l].size(), ' ') + fmt("%11.6f", layers[i][l].mean_cosine) +
-             fmt("%12.6f", layers[i][l].min_cosine) + "\n";
+      for (std::size_t l = 0; l < layers[i].size(); ++l) {
+        char line[128];
+        std::snprintf(line, sizeof line, "%5zu  %-11s%11.6f%12.6f\n", l, results[i].layers[l].c_str(),
+                      layers[i][l].mean_cosine, layers[i][l].min_cosine);
+        s += line;
+      }
     }
     write_stdout(s);
   });

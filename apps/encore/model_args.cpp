@@ -78,29 +78,24 @@ ModelOptions model_options(const ModelArgs& a) {
   return o;
 }
 
-namespace {
-std::shared_ptr<const Model> load_with(const ModelArgs& a, ModelOptions o) {
+std::shared_ptr<const Model> load_model(const ModelArgs& a, const ModelOptions& o) {
   auto model = Model::load(a.model.empty() ? default_model_dir() : a.model, o);
   for (const auto& n : model->notices()) std::cerr << "encore: " << n << "\n";
   return model;
 }
-}  // namespace
 
 std::shared_ptr<const Model> load_model(const ModelArgs& a, Precision precision) {
   ModelOptions o = model_options(a);
   o.precision = precision;
-  return load_with(a, std::move(o));
+  return load_model(a, o);
 }
 
 std::shared_ptr<const Model> load_model(const ModelArgs& a) {
   if (a.precision == "all") throw InputError("--precision all is for eval; choose one precision here");
-  if (a.precision == "auto") {
-    const Precision p = choose_precision(a);
-    return load_model(a, p);
-  }
+  if (a.precision == "auto") return choose_precision(a);
   ModelOptions o = model_options(a);
   if (!a.precision.empty()) o.precision = parse_precision(a.precision);
-  return load_with(a, std::move(o));
+  return load_model(a, o);
 }
 
 BatchOptions batch_options(const ModelArgs& a) {

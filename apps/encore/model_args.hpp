@@ -47,6 +47,8 @@ void add_model_options(CLI::App* cmd, ModelArgs& a, bool with_texts);
 std::shared_ptr<const Model> load_model(const ModelArgs& a);
 // load_model for one given precision (calibration and fallback flags apply).
 std::shared_ptr<const Model> load_model(const ModelArgs& a, Precision precision);
+// --model with explicit options (model_options(a), possibly adjusted).
+std::shared_ptr<const Model> load_model(const ModelArgs& a, const ModelOptions& options);
 ModelOptions model_options(const ModelArgs& a);
 
 // Adds --precision (with `all` when allow_all) and the calibration/fallback flags.

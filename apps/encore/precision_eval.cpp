@@ -84,37 +84,38 @@ EvalResult evaluate(const Model& model, const LabelledData& data, const BatchOpt
   return r;
 }
 
-Precision choose_precision(const ModelArgs& a) {
+std::shared_ptr<const Model> choose_precision(const ModelArgs& a) {
   if (a.data.empty())
     throw InputError("--precision auto needs a labelled --data FILE.jsonl to measure accuracy on");
   std::vector<Precision> candidates{Precision::FP32, Precision::BF16, Precision::Int8Dynamic};
   if (!a.calibration.empty()) candidates.push_back(Precision::Int8Static);
-  struct Candidate {
-    Precision p;
-    EvalResult r;
-  };
-  std::vector<Candidate> done;
   std::optional<LabelledData> data;
+  std::optional<double> base;  // FP32 accuracy
+  std::shared_ptr<const Model> best;
+  double best_seconds = 0;
   for (Precision p : candidates) {
-    const auto model = load_model(a, p);
+    auto model = load_model(a, p);
     if (model->precision() != p) continue;  // e.g. BF16 unavailable: said by a notice
-    if (!data) data = read_labelled(a, *model);
-    done.push_back({p, evaluate(*model, *data, batch_options(a), false)});
-  }
-  const double base = done.front().r.metrics.accuracy;
-  const Candidate* best = &done.front();
-  std::cerr << "encore: --precision auto on " << a.data << " (" << data->gold.size() << " rows):\n";
-  for (const auto& c : done) {
-    const double drop = 100.0 * (base - c.r.metrics.accuracy);
+    if (!data) {
+      data = read_labelled(a, *model);
+      std::cerr << "encore: --precision auto on " << a.data << " (" << data->gold.size() << " rows):\n";
+    }
+    const EvalResult r = evaluate(*model, *data, batch_options(a), false);
+    if (!base) base = r.metrics.accuracy;
+    const double drop = 100.0 * (*base - r.metrics.accuracy);
     const bool ok = drop <= a.max_accuracy_drop + 1e-9;
     char line[200];
-    std::snprintf(line, sizeof line, "  %-13s accuracy %.4f  drop %+.2f pts  %.2f s%s\n", to_string(c.p).c_str(),
-                  c.r.metrics.accuracy, drop, c.r.seconds, ok ? "" : "  (over --max-accuracy-drop)");
+    std::snprintf(line, sizeof line, "  %-13s accuracy %.4f  drop %+.2f pts  %.2f s%s\n", to_string(p).c_str(),
+                  r.metrics.accuracy, drop, r.seconds, ok ? "" : "  (over --max-accuracy-drop)");
     std::cerr << line;
-    if (ok && c.r.seconds < best->r.seconds) best = &c;
+    // Keep only the best model so far loaded: the chosen one is returned, not loaded again.
+    if (!best || (ok && r.seconds < best_seconds)) {
+      best = std::move(model);
+      best_seconds = r.seconds;
+    }
   }
-  std::cerr << "encore: --precision auto chose " << to_string(best->p) << "\n";
-  return best->p;
+  std::cerr << "encore: --precision auto chose " << to_string(best->precision()) << "\n";
+  return best;
 }
 
 }  // namespace encore::cli

@@ -41,8 +41,8 @@ struct EvalResult {
 EvalResult evaluate(const Model& model, const LabelledData& data, const BatchOptions& b, bool progress);
 
 // --precision auto: evaluates fp32, bf16, int8-dynamic (and int8-static with --calibration)
-// on --data; returns the fastest whose accuracy is at most --max-accuracy-drop points below
-// FP32's, printing the candidates to stderr.
-Precision choose_precision(const ModelArgs& a);
+// on --data; returns the model (already loaded) of the fastest whose accuracy is at most
+// --max-accuracy-drop points below FP32's, printing the candidates to stderr.
+std::shared_ptr<const Model> choose_precision(const ModelArgs& a);
 
 }  // namespace encore::cli

@@ -36,13 +36,6 @@ kernels::LinearPrecision parse_layer_precision(const std::string& s, const std::
   throw Error(where + ": unknown layer precision '" + s + "' (expected fp32, bf16 or int8)");
 }
 
-std::uint16_t to_bf16(float f) {  // round to nearest even, as oneDNN's reorder does
-  std::uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<std::uint16_t>(u >> 16);
-}
-
 void add_linear(io::SafetensorsWriter& w, const std::string& name, const float* data,
                 std::int64_t rows, std::int64_t cols, kernels::LinearPrecision p) {
   const auto n = static_cast<std::size_t>(rows * cols);
@@ -51,8 +44,9 @@ void add_linear(io::SafetensorsWriter& w, const std::string& name, const float* 
       w.add(name, io::DType::F32, {rows, cols}, data, n * 4);
       return;
     case kernels::LinearPrecision::BF16: {
+      // Round to nearest even, as oneDNN's f32->bf16 reorder does for the in-memory model.
       std::vector<std::uint16_t> b(n);
-      for (std::size_t i = 0; i < n; ++i) b[i] = to_bf16(data[i]);
+      kernels::convert_to_bf16(data, rows, cols, cols, b.data());
       w.add(name, io::DType::BF16, {rows, cols}, b.data(), n * 2);
       return;
     }

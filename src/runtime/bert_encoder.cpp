@@ -192,6 +192,15 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
     p.set_args({{"M", rows}, {"K", in}, {"N", outf}});
     p.set_flops(2.0 * static_cast<double>(rows) * static_cast<double>(in) * static_cast<double>(outf));
   };
+  // One encoder-layer GEMM over all T tokens: observed (calibration, layer reports), run,
+  // and profiled under `name` with its shape and FLOPs.
+  auto linear = [&](const char* name, int layer, LinearSlot slot, const kernels::Linear& lin,
+                    const float* in, float* out) {
+    ProfileScope p("op", name, layer);
+    if (observer) observer->linear_input(layer, slot, in, T, lin.in_features(), lin.in_features());
+    lin.forward(in, T, out, stream, scr);
+    gemm(p, T, lin.in_features(), lin.out_features());
+  };
   {
     ProfileScope p("op", "embeddings");
     kernels::embed_tokens(batch.ids.data(), batch.positions.data(), batch.type_ids.data(), T,
@@ -204,12 +213,7 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
     const Layer& l = layers_[li];
     const int i = static_cast<int>(li);
     ProfileScope layer("layer", "encoder_layer", i);
-    {
-      ProfileScope p("op", "qkv_gemm", i);
-      if (observer) observer->linear_input(i, LinearSlot::Qkv, x, T, H_, H_);
-      l.qkv->forward(x, T, qkv, stream, scr);
-      gemm(p, T, H_, 3 * H_);
-    }
+    linear("qkv_gemm", i, LinearSlot::Qkv, *l.qkv, x, qkv);
     {
       ProfileScope p("op", "attention", i);
       kernels::self_attention(qkv, batch.seq_begin.data(), n, shape, attn, base + ap.attn, threads_);
@@ -218,29 +222,14 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
         p.set_flops(attn_flops);
       }
     }
-    {
-      ProfileScope p("op", "attn_output_gemm", i);
-      if (observer) observer->linear_input(i, LinearSlot::AttnOut, attn, T, H_, H_);
-      l.attn_out->forward(attn, T, tmp, stream, scr);
-      gemm(p, T, H_, H_);
-    }
+    linear("attn_output_gemm", i, LinearSlot::AttnOut, *l.attn_out, attn, tmp);
     {
       ProfileScope p("op", "add_layernorm_attn", i);
       kernels::add_layer_norm(tmp, x, l.attn_ln_g.data.data(), l.attn_ln_b.data.data(), eps, T, H_, x);
       if (p.active()) p.set_args({{"rows", T}, {"cols", H_}});
     }
-    {
-      ProfileScope p("op", "ffn_up_gemm_gelu", i);
-      if (observer) observer->linear_input(i, LinearSlot::FfnIn, x, T, H_, H_);
-      l.ffn_in->forward(x, T, ffn, stream, scr);
-      gemm(p, T, H_, I_);
-    }
-    {
-      ProfileScope p("op", "ffn_down_gemm", i);
-      if (observer) observer->linear_input(i, LinearSlot::FfnOut, ffn, T, I_, I_);
-      l.ffn_out->forward(ffn, T, tmp, stream, scr);
-      gemm(p, T, I_, H_);
-    }
+    linear("ffn_up_gemm_gelu", i, LinearSlot::FfnIn, *l.ffn_in, x, ffn);
+    linear("ffn_down_gemm", i, LinearSlot::FfnOut, *l.ffn_out, ffn, tmp);
     {
       ProfileScope p("op", "add_layernorm_ffn", i);
       kernels::add_layer_norm(tmp, x, l.out_ln_g.data.data(), l.out_ln_b.data.data(), eps, T, H_, x);

@@ -10,17 +10,10 @@
 #include "kernels/embeddings.hpp"
 #include "kernels/layer_norm.hpp"
 #include "kernels/linear.hpp"
+#include "test_support.hpp"
 
 namespace encore::kernels {
 namespace {
-
-std::vector<float> random_vector(std::size_t n, unsigned seed, float scale = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 float max_abs_diff(const std::vector<float>& a, const std::vector<double>& b) {
   float m = 0;
@@ -65,7 +58,7 @@ TEST(Kernels, AttentionMatchesReferenceOnRaggedBatches) {
     std::vector<std::int32_t> begin{0};
     for (int l : lengths) begin.push_back(begin.back() + l);
     const int T = begin.back();
-    const auto qkv = random_vector(static_cast<std::size_t>(T) * 3 * H, 7, 2.f);  // large logits: softmax stress
+    const auto qkv = test::normal_vector(static_cast<std::size_t>(T) * 3 * H, 7, 2.f);  // large logits: softmax stress
     std::vector<float> ctx(static_cast<std::size_t>(T) * H, -1.f);
     const AttentionShape shape{H, heads};
     for (int threads : {1, 2}) {
@@ -81,8 +74,8 @@ TEST(Kernels, AttentionMatchesReferenceOnRaggedBatches) {
 
 TEST(Kernels, AddLayerNormMatchesReference) {
   const int rows = 37, cols = 96;
-  const auto x = random_vector(rows * cols, 1, 3.f), r = random_vector(rows * cols, 2);
-  const auto g = random_vector(cols, 3), b = random_vector(cols, 4);
+  const auto x = test::normal_vector(rows * cols, 1, 3.f), r = test::normal_vector(rows * cols, 2);
+  const auto g = test::normal_vector(cols, 3), b = test::normal_vector(cols, 4);
   std::vector<float> out(x.size());
   add_layer_norm(x.data(), r.data(), g.data(), b.data(), 1e-12f, rows, cols, out.data());
   std::vector<double> ref(x.size());
@@ -122,13 +115,13 @@ double activate(double v, Activation a) {
 
 TEST(Kernels, LinearMatchesReferenceForEveryActivationAndRowCount) {
   const int in = 96, out = 80;
-  const auto w = random_vector(static_cast<std::size_t>(in) * out, 5, 0.2f), b = random_vector(out, 6);
+  const auto w = test::normal_vector(static_cast<std::size_t>(in) * out, 5, 0.2f), b = test::normal_vector(out, 6);
   dnnl::stream stream(cpu_engine());
   for (Activation a : {Activation::None, Activation::GeluErf, Activation::GeluTanh, Activation::Relu,
                        Activation::Silu, Activation::Tanh}) {
     Linear lin(w.data(), b.data(), in, out, a);
     for (int rows : {1, 7, 64, 129}) {
-      const auto x = random_vector(static_cast<std::size_t>(rows) * in, 8 + rows);
+      const auto x = test::normal_vector(static_cast<std::size_t>(rows) * in, 8 + rows);
       std::vector<float> y(static_cast<std::size_t>(rows) * out);
       std::vector<char> scratch(lin.scratchpad_bytes(rows) + 64);
       lin.forward(x.data(), rows, y.data(), stream, scratch.data());
@@ -150,7 +143,7 @@ TEST(Kernels, LinearMatchesReferenceForEveryActivationAndRowCount) {
 // bf16 keeps 8 mantissa bits; INT8 quantizes x to 1/255 of its row (or calibrated) range.
 TEST(Kernels, Bf16AndInt8LinearsMatchReferenceWithinTheirTolerance) {
   const int in = 96, out = 80;
-  const auto w = random_vector(static_cast<std::size_t>(in) * out, 5, 0.2f), b = random_vector(out, 6);
+  const auto w = test::normal_vector(static_cast<std::size_t>(in) * out, 5, 0.2f), b = test::normal_vector(out, 6);
   dnnl::stream stream(cpu_engine());
   struct Case {
     const char* name;
@@ -167,7 +160,7 @@ TEST(Kernels, Bf16AndInt8LinearsMatchReferenceWithinTheirTolerance) {
       EXPECT_EQ(lin.precision(), c.q.precision);
       for (int rows : {1, 7, 129}) {
         const int ldx = in + 5, ldy = out + 3;
-        const auto x = random_vector(static_cast<std::size_t>(rows) * ldx, 8 + rows);
+        const auto x = test::normal_vector(static_cast<std::size_t>(rows) * ldx, 8 + rows);
         std::vector<float> y(static_cast<std::size_t>(rows) * ldy, -777.f);
         std::vector<char> scratch(lin.scratchpad_bytes(rows) + 64);
         lin.forward(x.data(), rows, y.data(), stream, scratch.data(), ldx, ldy);
@@ -196,8 +189,8 @@ TEST(Kernels, Bf16AndInt8LinearsMatchReferenceWithinTheirTolerance) {
 
 TEST(Kernels, EmbeddingsGatherSumAndNormalize) {
   const int H = 32, V = 50, P = 20, TT = 2;
-  const auto word = random_vector(V * H, 11), pos = random_vector(P * H, 12), type = random_vector(TT * H, 13);
-  const auto g = random_vector(H, 14), b = random_vector(H, 15);
+  const auto word = test::normal_vector(V * H, 11), pos = test::normal_vector(P * H, 12), type = test::normal_vector(TT * H, 13);
+  const auto g = test::normal_vector(H, 14), b = test::normal_vector(H, 15);
   const std::vector<std::int32_t> ids{3, 49, 0, 7}, positions{0, 1, 2, 0}, types{0, 0, 1, 1};
   std::vector<float> out(ids.size() * H);
   embed_tokens(ids.data(), positions.data(), types.data(), 4, word.data(), pos.data(), type.data(), g.data(),

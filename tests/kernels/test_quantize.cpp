@@ -15,17 +15,10 @@
 
 #include "kernels/quantize.hpp"
 #include "kernels/vec_math.hpp"
+#include "test_support.hpp"
 
 namespace encore::kernels {
 namespace {
-
-std::vector<float> normal_vector(std::size_t n, unsigned seed, float mean = 0.f, float stddev = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(mean, stddev);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
 
 // True when v lies within `eps` of a rounding tie (k + 0.5): there float and double evaluation
 // of the same formula may legitimately round to neighbouring integers.
@@ -136,7 +129,7 @@ TEST(VecMath, RelativeAccuracyInTheTails) {
 TEST(QuantizeBf16, MatchesRoundToNearestEvenOnRandomRows) {
   const std::int64_t rows = 67, cols = 141, ld = 150;  // 9.4k elements: serial path
   for (const std::int64_t r_count : {rows, std::int64_t{300}}) {  // 300 x 141 > 32768: parallel
-    auto x = normal_vector(static_cast<std::size_t>(r_count * ld), 11, 0.f, 3.f);
+    auto x = test::normal_vector(static_cast<std::size_t>(r_count * ld), 11, 3.f);
     std::vector<std::uint16_t> out(static_cast<std::size_t>(r_count * cols), 0xDEAD);
     convert_to_bf16(x.data(), r_count, cols, ld, out.data());
     for (std::int64_t r = 0; r < r_count; ++r)
@@ -212,7 +205,7 @@ void check_u8_row(const float* x, std::int64_t cols, const std::uint8_t* q, floa
 TEST(QuantizeU8, PerRowMatchesReferenceAndRoundTripsWithinHalfAStep) {
   for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t>{29, 133}, {96, 768}}) {
     const std::int64_t ld = cols + 7;
-    auto x = normal_vector(static_cast<std::size_t>(rows * ld), 21);
+    auto x = test::normal_vector(static_cast<std::size_t>(rows * ld), 21);
     // Vary the rows: shifted all-positive, all-negative, wide, narrow.
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t c = 0; c < cols; ++c) {
@@ -265,7 +258,7 @@ TEST(QuantizeU8, ConstantAndZeroRows) {
 TEST(QuantizeU8, StaticScaleClampsOutOfRangeValues) {
   const U8Params p = u8_params(-3.f, 5.f);
   const std::int64_t rows = 300, cols = 129, ld = 131;  // > 32768 elements: parallel path
-  auto x = normal_vector(static_cast<std::size_t>(rows * ld), 31, 1.f, 4.f);  // partly outside [-3, 5]
+  auto x = test::normal_vector(static_cast<std::size_t>(rows * ld), 31, 4.f, 1.f);  // partly outside [-3, 5]
   x[5] = 1e30f;
   x[6] = -1e30f;
   x[7] = 5e6f;  // beyond the 2^22 rounding window: still clamps to 255
@@ -313,7 +306,7 @@ TEST(QuantizeU8, ParamsWidenTheRangeToContainZero) {
 
 TEST(QuantizeWeights, PerChannelScalesValuesAndColumnSums) {
   const std::int64_t out = 300, in = 203;  // > 32768: parallel path; in not a multiple of 16
-  auto w = normal_vector(static_cast<std::size_t>(out * in), 41, 0.f, 0.05f);
+  auto w = test::normal_vector(static_cast<std::size_t>(out * in), 41, 0.05f);
   for (std::int64_t i = 0; i < in; ++i) w[3 * in + i] = 0.f;  // an all-zero channel
   std::vector<std::int8_t> q(w.size());
   std::vector<float> scale(static_cast<std::size_t>(out));
@@ -397,7 +390,7 @@ TEST(QuantizeEpilogue, EveryActivationPerRowAndStaticWithAndWithoutBias) {
   for (auto& v : row_scale) v = rs_dist(rng);
   for (auto& v : w_scale) v = ws_dist(rng);
   acc[0] = 2000000000;  // large accumulators stay exact through the int32 correction
-  const auto bias = normal_vector(static_cast<std::size_t>(cols), 62);
+  const auto bias = test::normal_vector(static_cast<std::size_t>(cols), 62);
   constexpr float kPad = 12345.f;
 
   for (const Activation act : {Activation::None, Activation::GeluErf, Activation::GeluTanh,

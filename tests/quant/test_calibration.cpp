@@ -15,6 +15,7 @@
 
 #include "encore/error.hpp"
 #include "quant/calibration.hpp"
+#include "test_support.hpp"
 
 namespace encore::quant {
 namespace {
@@ -30,14 +31,6 @@ RangeCollector collect(const std::vector<float>& data, int bins = 2048) {
   rc.observe_minmax(data.data(), 1, n, n);
   rc.observe_histogram(data.data(), 1, n, n);
   return rc;
-}
-
-std::vector<float> gaussian(std::size_t n, unsigned seed, float sigma = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.f, sigma);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
 }
 
 std::vector<float> uniform(std::size_t n, unsigned seed, float lo, float hi) {
@@ -168,7 +161,7 @@ TEST(Calibration, PercentileClipsHalfTheExcessFromEachTail) {
 
 TEST(Calibration, PercentileGaussianQuantile) {
   constexpr int kN = 1'000'000;
-  auto v = gaussian(kN, 2, 1.f);
+  auto v = test::normal_vector(kN, 2, 1.f);
   add_outliers(v, 1000.f, 3);
   add_outliers(v, -500.f, 2);
   const RangeCollector rc = collect(v);
@@ -183,7 +176,7 @@ TEST(Calibration, PercentileGaussianQuantile) {
 
 TEST(Calibration, EntropyClipsOutliersKeepsBulk) {
   constexpr int kN = 1'000'000;
-  auto v = gaussian(kN, 3, 1.f);
+  auto v = test::normal_vector(kN, 3, 1.f);
   add_outliers(v, 12.f, 5);
   add_outliers(v, -12.f, 5);
   const RangeCollector rc = collect(v);
@@ -219,7 +212,7 @@ TEST(Calibration, EntropyWithoutOutliersStaysWithinData) {
 }
 
 TEST(Calibration, DeterministicAcrossCollectorsAndBatchSplits) {
-  auto v = gaussian(300'000, 5, 0.7f);
+  auto v = test::normal_vector(300'000, 5, 0.7f);
   add_outliers(v, 9.f, 4);
   add_outliers(v, -6.f, 3);
   const auto n = static_cast<std::int64_t>(v.size());
@@ -271,7 +264,7 @@ TEST(Calibration, SignedZerosDoNotDependOnOrder) {
 
 TEST(Calibration, LeadingDimensionPaddingIsIgnored) {
   constexpr std::int64_t kRows = 300, kCols = 50, kLd = 64;
-  const auto dense = gaussian(kRows * kCols, 6, 2.f);
+  const auto dense = test::normal_vector(kRows * kCols, 6, 2.f);
   std::vector<float> padded(kRows * kLd);
   for (std::int64_t r = 0; r < kRows; ++r)
     for (std::int64_t c = 0; c < kLd; ++c)
@@ -315,7 +308,7 @@ TEST(Calibration, ConstantTensor) {
 
 TEST(Calibration, EveryRangeContainsZeroAndIsNonEmpty) {
   const std::vector<std::vector<float>> cases = {
-      uniform(10'000, 7, 3.f, 4.f), uniform(10'000, 8, -4.f, -3.f), gaussian(10'000, 9, 1e-3f),
+      uniform(10'000, 7, 3.f, 4.f), uniform(10'000, 8, -4.f, -3.f), test::normal_vector(10'000, 9, 1e-3f),
       {1e-7f, 2e-7f}, {-1.f}};
   for (const auto& v : cases)
     for (auto m : kAllMethods)
