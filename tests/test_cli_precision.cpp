@@ -44,7 +44,9 @@ TEST_F(CliPrecision, EvalAllPrintsEveryPrecisionSideBySideWithALayerReport) {
   const bool bf16 = kernels::cpu_has_native_bf16();
   ASSERT_EQ(j.size(), bf16 ? 4u : 3u) << r.out;
   EXPECT_EQ(j[0]["precision"], "fp32");
-  if (bf16) EXPECT_EQ(j[1]["precision"], "bf16");
+  if (bf16) {
+    EXPECT_EQ(j[1]["precision"], "bf16");
+  }
   EXPECT_EQ(j[j.size() - 2]["precision"], "int8-dynamic");
   EXPECT_EQ(j[j.size() - 1]["precision"], "int8-static");
   for (const auto& e : j) {

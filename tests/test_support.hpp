@@ -1,7 +1,9 @@
 // Shared helpers for the test suite.
 #pragma once
 
+#include <cmath>
 #include <cstdlib>
+#include <numbers>
 #include <random>
 #include <filesystem>
 #include <fstream>
@@ -14,12 +16,28 @@
 #include <nlohmann/json.hpp>
 
 #include "encore/error.hpp"
+#include "kernels/activation.hpp"
 
 // Asserts that `haystack` (a message) contains `needle`, printing the message otherwise.
 #define EXPECT_CONTAINS(haystack, needle) \
   EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << haystack
 
 namespace encore::test {
+
+// The activations in double precision, as the kernels' reference.
+inline double reference_activation(kernels::Activation act, double v) {
+  using kernels::Activation;
+  switch (act) {
+    case Activation::None: return v;
+    case Activation::GeluErf: return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+    case Activation::GeluTanh:
+      return 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (v + 0.044715 * v * v * v)));
+    case Activation::Relu: return v > 0 ? v : 0.0;
+    case Activation::Silu: return v / (1.0 + std::exp(-v));
+    case Activation::Tanh: return std::tanh(v);
+  }
+  return v;
+}
 
 // n floats drawn from N(mean, stddev²) with a fixed seed (kernel and calibration tests).
 inline std::vector<float> normal_vector(std::size_t n, unsigned seed, float stddev = 1.f, float mean = 0.f) {

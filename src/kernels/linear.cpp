@@ -5,6 +5,8 @@
 #include <cstring>
 #include <string>
 
+#include <omp.h>
+
 #include "encore/error.hpp"
 #include "kernels/quantize.hpp"
 
@@ -21,9 +23,12 @@ dnnl::engine& cpu_engine() {
 
 const char* to_string(LinearPrecision p) {
   switch (p) {
-    case LinearPrecision::FP32: return "fp32";
-    case LinearPrecision::BF16: return "bf16";
-    case LinearPrecision::Int8: return "int8";
+    case LinearPrecision::FP32:
+      return "fp32";
+    case LinearPrecision::BF16:
+      return "bf16";
+    case LinearPrecision::Int8:
+      return "int8";
   }
   return "?";
 }
@@ -35,6 +40,14 @@ bool cpu_has_native_bf16() {
   return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
 }
 
+// ENCORE_INT8_KERNEL=onednn runs INT8 through oneDNN even where encore's kernel could (A/B
+// measurements, tests of the fallback path).
+bool own_int8_kernel() {
+  const char* e = std::getenv("ENCORE_INT8_KERNEL");
+  if (e && std::string(e) == "onednn") return false;
+  return int8_gemm_supported();
+}
+
 bool cpu_has_vnni() {
   const auto isa = dnnl::get_effective_cpu_isa();
   return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
@@ -44,7 +57,9 @@ bool cpu_has_vnni() {
 namespace {
 
 constexpr std::size_t kAlign = 64;
-std::size_t align_up(std::size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+std::size_t align_up(std::size_t n) {
+  return (n + kAlign - 1) / kAlign * kAlign;
+}
 
 dnnl::primitive_attr make_attr(Activation a, bool int8) {
   dnnl::primitive_attr attr;
@@ -52,12 +67,23 @@ dnnl::primitive_attr make_attr(Activation a, bool int8) {
   if (int8) return attr;  // bias and activation run in the dequantizing epilogue
   dnnl::post_ops ops;
   switch (a) {
-    case Activation::None: break;
-    case Activation::GeluErf: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f); break;
-    case Activation::GeluTanh: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f); break;
-    case Activation::Relu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
-    case Activation::Silu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f); break;
-    case Activation::Tanh: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f); break;
+    case Activation::None:
+      break;
+    case Activation::GeluErf:
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
+      break;
+    case Activation::GeluTanh:
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f);
+      break;
+    case Activation::Relu:
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      break;
+    case Activation::Silu:
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, 1.f, 0.f);
+      break;
+    case Activation::Tanh:
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f);
+      break;
   }
   attr.set_post_ops(ops);
   return attr;
@@ -65,18 +91,24 @@ dnnl::primitive_attr make_attr(Activation a, bool int8) {
 
 dt src_type(LinearPrecision p) {
   switch (p) {
-    case LinearPrecision::FP32: return dt::f32;
-    case LinearPrecision::BF16: return dt::bf16;
-    case LinearPrecision::Int8: return dt::u8;
+    case LinearPrecision::FP32:
+      return dt::f32;
+    case LinearPrecision::BF16:
+      return dt::bf16;
+    case LinearPrecision::Int8:
+      return dt::u8;
   }
   return dt::f32;
 }
 
 dt weight_type(LinearPrecision p) {
   switch (p) {
-    case LinearPrecision::FP32: return dt::f32;
-    case LinearPrecision::BF16: return dt::bf16;
-    case LinearPrecision::Int8: return dt::s8;
+    case LinearPrecision::FP32:
+      return dt::f32;
+    case LinearPrecision::BF16:
+      return dt::bf16;
+    case LinearPrecision::Int8:
+      return dt::s8;
   }
   return dt::f32;
 }
@@ -100,21 +132,13 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
                Activation activation, const LinearQuantization& q)
     : in_(in_features), out_(out_features), activation_(activation), precision_(q.precision) {
   auto& eng = cpu_engine();
-  // Let oneDNN choose the weight layout for a representative shape; brgemm's blocked
-  // layout does not depend on M.
-  const memory::desc w_any({in_, out_}, weight_type(precision_), tag::any);
-  const auto pd = make_pd(64, in_, out_, w_any);
-  packed_desc_ = pd.weights_desc();
-  weights_ = memory(packed_desc_, eng);
   dnnl::stream s(eng);
-  // PyTorch's [out, in] row-major is oneDNN's {K=in, N=out} weight with tag `ba`.
   if (precision_ == LinearPrecision::Int8) {
     std::vector<std::int8_t> qw(static_cast<std::size_t>(in_) * out_);
     w_scale_.resize(out_);
     col_sum_.resize(out_);
-    quantize_weights_s8(weight, out_, in_, q.weight_scales, qw.data(), w_scale_.data(), col_sum_.data());
-    memory user(memory::desc({in_, out_}, dt::s8, tag::ba), eng, qw.data());
-    dnnl::reorder(user, weights_).execute(s, user, weights_);
+    quantize_weights_s8(weight, out_, in_, q.weight_scales, qw.data(), w_scale_.data(),
+                        col_sum_.data());
     bias_f32_.assign(out_, 0.f);
     if (bias) std::copy_n(bias, out_, bias_f32_.begin());
     if (q.input_range) {
@@ -122,14 +146,34 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
       static_scale_ = p.scale;
       static_zero_point_ = p.zero_point;
     }
-  } else {
-    // f32 -> f32 or f32 -> bf16 (round to nearest even) in the same reorder.
-    memory user(memory::desc({in_, out_}, dt::f32, tag::ba), eng, const_cast<float*>(weight));
+    if (own_int8_kernel()) {
+      own_ = std::make_unique<PackedS8>(qw.data(), out_, in_);
+      // The kernel reads whole 64-column panels of these.
+      w_scale_.resize(own_->padded_n(), 0.f);
+      col_sum_.resize(own_->padded_n(), 0);
+      bias_f32_.resize(own_->padded_n(), 0.f);
+      return;
+    }
+    // Let oneDNN choose the weight layout for a representative shape; brgemm's blocked
+    // layout does not depend on M. PyTorch's [out, in] row-major is oneDNN's {K=in, N=out}
+    // weight with tag `ba`.
+    packed_desc_ =
+        make_pd(64, in_, out_, memory::desc({in_, out_}, dt::s8, tag::any)).weights_desc();
+    weights_ = memory(packed_desc_, eng);
+    memory user(memory::desc({in_, out_}, dt::s8, tag::ba), eng, qw.data());
     dnnl::reorder(user, weights_).execute(s, user, weights_);
-    bias_ = memory(memory::desc({1, out_}, dt::f32, tag::ab), eng);
-    auto* bp = static_cast<float*>(bias_.get_data_handle());
-    for (int i = 0; i < out_; ++i) bp[i] = bias ? bias[i] : 0.f;
+    s.wait();
+    return;
   }
+  const memory::desc w_any({in_, out_}, weight_type(precision_), tag::any);
+  packed_desc_ = make_pd(64, in_, out_, w_any).weights_desc();
+  weights_ = memory(packed_desc_, eng);
+  // f32 -> f32 or f32 -> bf16 (round to nearest even) in the same reorder.
+  memory user(memory::desc({in_, out_}, dt::f32, tag::ba), eng, const_cast<float*>(weight));
+  dnnl::reorder(user, weights_).execute(s, user, weights_);
+  bias_ = memory(memory::desc({1, out_}, dt::f32, tag::ab), eng);
+  auto* bp = static_cast<float*>(bias_.get_data_handle());
+  for (int i = 0; i < out_; ++i) bp[i] = bias ? bias[i] : 0.f;
   s.wait();
 }
 
@@ -151,15 +195,19 @@ const Linear::Prepared& Linear::prepared(std::int64_t rows, std::int64_t ldx,
 std::size_t Linear::input_bytes(std::int64_t rows) const {
   const auto n = static_cast<std::size_t>(rows) * static_cast<std::size_t>(in_);
   switch (precision_) {
-    case LinearPrecision::FP32: return 0;
-    case LinearPrecision::BF16: return align_up(n * 2);
+    case LinearPrecision::FP32:
+      return 0;
+    case LinearPrecision::BF16:
+      return align_up(n * 2);
     case LinearPrecision::Int8:
-      return align_up(n) + 2 * align_up(static_cast<std::size_t>(rows) * 4);
+      return align_up(static_cast<std::size_t>(rows) * static_cast<std::size_t>(int8_ld())) +
+             2 * align_up(static_cast<std::size_t>(rows) * 4);
   }
   return 0;
 }
 
 std::size_t Linear::scratchpad_bytes(std::int64_t rows) const {
+  if (own_) return input_bytes(rows);
   return align_up(prepared(rows, in_, out_).scratchpad) + input_bytes(rows);
 }
 
@@ -170,49 +218,63 @@ void Linear::forward(const float* x, std::int64_t rows, float* y, dnnl::stream& 
   if (ldy == 0) ldy = out_;
   auto& eng = cpu_engine();
   const bool fp32 = precision_ == LinearPrecision::FP32;
-  const Prepared& p = prepared(rows, fp32 ? ldx : in_, ldy);
+  const Prepared* p = own_ ? nullptr : &prepared(rows, fp32 ? ldx : in_, ldy);
+  const std::size_t onednn_scratch = p ? align_up(p->scratchpad) : 0;
   // Scratch: [oneDNN scratchpad][converted input][row scales][row zero points].
   auto* base = static_cast<std::uint8_t*>(scratch);
-  std::uint8_t* converted = base + align_up(p.scratchpad);
+  std::uint8_t* converted = base + onednn_scratch;
   const void* src_ptr = x;
   float* row_scale = nullptr;
   std::int32_t* row_zp = nullptr;
   switch (precision_) {
-    case LinearPrecision::FP32: break;
+    case LinearPrecision::FP32:
+      break;
     case LinearPrecision::BF16:
       convert_to_bf16(x, rows, in_, ldx, reinterpret_cast<std::uint16_t*>(converted));
       src_ptr = converted;
       break;
     case LinearPrecision::Int8: {
-      const std::size_t n = align_up(static_cast<std::size_t>(rows) * static_cast<std::size_t>(in_));
+      const std::int64_t ld = int8_ld();
+      const std::size_t n = align_up(static_cast<std::size_t>(rows) * static_cast<std::size_t>(ld));
       row_scale = reinterpret_cast<float*>(converted + n);
-      row_zp = reinterpret_cast<std::int32_t*>(converted + n + align_up(static_cast<std::size_t>(rows) * 4));
+      row_zp = reinterpret_cast<std::int32_t*>(converted + n +
+                                               align_up(static_cast<std::size_t>(rows) * 4));
       if (static_input()) {
-        quantize_u8(x, rows, in_, ldx, static_scale_, static_zero_point_, converted);
+        quantize_u8(x, rows, in_, ldx, static_scale_, static_zero_point_, converted, ld);
       } else {
-        quantize_rows_u8(x, rows, in_, ldx, converted, row_scale, row_zp);
+        quantize_rows_u8(x, rows, in_, ldx, converted, row_scale, row_zp, ld);
       }
       src_ptr = converted;
       break;
     }
   }
   const bool int8 = precision_ == LinearPrecision::Int8;
-  memory src(memory::desc({rows, in_}, src_type(precision_), memory::dims{fp32 ? ldx : in_, 1}), eng,
-             const_cast<void*>(src_ptr));
+  const bool per_row = !static_input();
+  if (own_) {
+    const Int8Epilogue e{per_row ? row_scale : &static_scale_,
+                         per_row ? row_zp : &static_zero_point_,
+                         per_row,
+                         col_sum_.data(),
+                         w_scale_.data(),
+                         bias_f32_.data(),
+                         activation_};
+    int8_gemm(static_cast<const std::uint8_t*>(src_ptr), rows, int8_ld(), *own_, e, y, ldy,
+              omp_get_max_threads());
+    return;
+  }
+  memory src(memory::desc({rows, in_}, src_type(precision_), memory::dims{fp32 ? ldx : in_, 1}),
+             eng, const_cast<void*>(src_ptr));
   memory dst(memory::desc({rows, out_}, int8 ? dt::s32 : dt::f32, memory::dims{ldy, 1}), eng, y);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}};
   if (!int8) args.emplace(DNNL_ARG_BIAS, bias_);
-  if (p.scratchpad) args.emplace(DNNL_ARG_SCRATCHPAD, memory(p.scratch_desc, eng, base));
-  p.primitive.execute(stream, args);
+  if (p->scratchpad) args.emplace(DNNL_ARG_SCRATCHPAD, memory(p->scratch_desc, eng, base));
+  p->primitive.execute(stream, args);
   if (int8) {
     stream.wait();  // the epilogue reads the s32 accumulators on this thread
-    if (static_input()) {
-      dequantize_epilogue(y, rows, out_, ldy, &static_scale_, &static_zero_point_, false,
-                          col_sum_.data(), w_scale_.data(), bias_f32_.data(), activation_);
-    } else {
-      dequantize_epilogue(y, rows, out_, ldy, row_scale, row_zp, true, col_sum_.data(),
-                          w_scale_.data(), bias_f32_.data(), activation_);
-    }
+    dequantize_epilogue(y, rows, out_, ldy, per_row ? row_scale : &static_scale_,
+                        per_row ? row_zp : &static_zero_point_, per_row, col_sum_.data(),
+                        w_scale_.data(), bias_f32_.data(), activation_);
   }
 }
 

@@ -9,7 +9,9 @@
 // - INT8: weights symmetric s8 per output channel; x asymmetric u8 with a scale and zero point
 //   per row (dynamic) or one calibrated pair (static); u8 x s8 -> s32 on VNNI, then one pass
 //   removes the zero point (zp·Σw per column), rescales, adds the bias and applies the
-//   activation (oneDNN 2.6 cannot scale per row).
+//   activation. On AVX-512 VNNI CPUs encore's own kernel (int8_gemm.hpp) does both in one
+//   pass; elsewhere oneDNN's u8s8 matmul and a separate epilogue pass (oneDNN 2.6 cannot
+//   scale per row).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "kernels/activation.hpp"
+#include "kernels/int8_gemm.hpp"
 
 namespace encore::kernels {
 
@@ -60,12 +63,14 @@ class Linear {
 
   // x: [rows, in] with leading dimension `ldx`; y: [rows, out] with leading dimension `ldy`.
   // `scratch` must hold scratchpad_bytes(rows) bytes.
-  void forward(const float* x, std::int64_t rows, float* y, dnnl::stream& stream,
-               void* scratch, std::int64_t ldx = 0, std::int64_t ldy = 0) const;
+  void forward(const float* x, std::int64_t rows, float* y, dnnl::stream& stream, void* scratch,
+               std::int64_t ldx = 0, std::int64_t ldy = 0) const;
   std::size_t scratchpad_bytes(std::int64_t rows) const;
 
   // Bytes of the packed weight (for memory reports).
-  std::size_t packed_bytes() const { return weights_.get_desc().get_size(); }
+  std::size_t packed_bytes() const { return own_ ? own_->bytes() : weights_.get_desc().get_size(); }
+  // True when INT8 runs encore's VNNI kernel rather than oneDNN's matmul.
+  bool uses_own_int8_kernel() const { return own_ != nullptr; }
 
  private:
   struct Prepared {
@@ -79,14 +84,18 @@ class Linear {
                                        const dnnl::memory::desc& weights) const;
   // Bytes of the converted input (bf16 or u8 rows, plus per-row scales) for `rows` rows.
   std::size_t input_bytes(std::int64_t rows) const;
+  // Row stride of the u8 input: encore's kernel wants k padded to 4.
+  std::int64_t int8_ld() const { return own_ ? own_->padded_k() : in_; }
 
   int in_, out_;
   Activation activation_;
   LinearPrecision precision_;
-  dnnl::memory weights_;  // packed
+  dnnl::memory weights_;           // packed (oneDNN layout)
+  std::unique_ptr<PackedS8> own_;  // or packed for int8_gemm
   dnnl::memory bias_;
   dnnl::memory::desc packed_desc_;
-  // INT8: weight scales, Σ_k q[n,k] per output column, static input scale/zero point.
+  // INT8: weight scales, Σ_k q[n,k] per output column (both zero-padded to the kernel's
+  // padded N), static input scale/zero point.
   std::vector<float> w_scale_, bias_f32_;
   std::vector<std::int32_t> col_sum_;
   float static_scale_ = 0;

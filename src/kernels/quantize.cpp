@@ -35,7 +35,7 @@ U8Params params_for(float lo, float hi) {
 // the clamp is an integer clamp on the pattern, with no float select (see vec_math.hpp) and
 // no float-to-int conversion that could overflow.
 inline __attribute__((always_inline)) void quantize_span(const float* x, std::int64_t cols,
-                                                          float inv, float zp, std::uint8_t* out) {
+                                                         float inv, float zp, std::uint8_t* out) {
   constexpr std::int32_t lo = std::bit_cast<std::int32_t>(12582912.0f), hi = lo + 255;
   for (std::int64_t c = 0; c < cols; ++c) {
     std::int32_t b = std::bit_cast<std::int32_t>((x[c] * inv + zp) + 12582912.0f);
@@ -78,7 +78,8 @@ void quantize_row_dynamic(const float* x, std::int64_t cols, std::uint8_t* out, 
 }
 
 ENCORE_SIMD_CLONES
-void quantize_row_static(const float* x, std::int64_t cols, float inv, float zp, std::uint8_t* out) {
+void quantize_row_static(const float* x, std::int64_t cols, float inv, float zp,
+                         std::uint8_t* out) {
   quantize_span(x, cols, inv, zp, out);
 }
 
@@ -109,22 +110,13 @@ void quantize_weight_row(const float* w, std::int64_t in, const float* given, st
   *col_sum = sum;
 }
 
-template <Activation A>
-inline __attribute__((always_inline)) float activate(float v) {
-  if constexpr (A == Activation::GeluErf) return gelu_erf(v);
-  else if constexpr (A == Activation::GeluTanh) return gelu_tanh(v);
-  else if constexpr (A == Activation::Relu) return v < 0.f ? 0.f : v;
-  else if constexpr (A == Activation::Silu) return silu(v);
-  else if constexpr (A == Activation::Tanh) return tanh_approx(v);
-  else return v;
-}
-
 // acc - zp·col_sum is formed in int32 (exact; |value| < 2^31 for in < 66000) and converted
 // once, so the zero-point correction adds no rounding of its own.
 template <Activation A>
 inline __attribute__((always_inline)) void epilogue_span(float* y, std::int64_t cols, float rs,
-                                                          std::int32_t zp, const std::int32_t* col_sum,
-                                                          const float* w_scale, const float* bias) {
+                                                         std::int32_t zp,
+                                                         const std::int32_t* col_sum,
+                                                         const float* w_scale, const float* bias) {
   if (bias) {
     for (std::int64_t c = 0; c < cols; ++c) {
       const std::int32_t acc = std::bit_cast<std::int32_t>(y[c]) - zp * col_sum[c];
@@ -140,15 +132,28 @@ inline __attribute__((always_inline)) void epilogue_span(float* y, std::int64_t 
 
 // One row; the switch runs once per row, each case is its own vectorized loop.
 ENCORE_SIMD_CLONES
-void epilogue_row(float* y, std::int64_t cols, float rs, std::int32_t zp, const std::int32_t* col_sum,
-                  const float* w_scale, const float* bias, Activation act) {
+void epilogue_row(float* y, std::int64_t cols, float rs, std::int32_t zp,
+                  const std::int32_t* col_sum, const float* w_scale, const float* bias,
+                  Activation act) {
   switch (act) {
-    case Activation::None: epilogue_span<Activation::None>(y, cols, rs, zp, col_sum, w_scale, bias); break;
-    case Activation::GeluErf: epilogue_span<Activation::GeluErf>(y, cols, rs, zp, col_sum, w_scale, bias); break;
-    case Activation::GeluTanh: epilogue_span<Activation::GeluTanh>(y, cols, rs, zp, col_sum, w_scale, bias); break;
-    case Activation::Relu: epilogue_span<Activation::Relu>(y, cols, rs, zp, col_sum, w_scale, bias); break;
-    case Activation::Silu: epilogue_span<Activation::Silu>(y, cols, rs, zp, col_sum, w_scale, bias); break;
-    case Activation::Tanh: epilogue_span<Activation::Tanh>(y, cols, rs, zp, col_sum, w_scale, bias); break;
+    case Activation::None:
+      epilogue_span<Activation::None>(y, cols, rs, zp, col_sum, w_scale, bias);
+      break;
+    case Activation::GeluErf:
+      epilogue_span<Activation::GeluErf>(y, cols, rs, zp, col_sum, w_scale, bias);
+      break;
+    case Activation::GeluTanh:
+      epilogue_span<Activation::GeluTanh>(y, cols, rs, zp, col_sum, w_scale, bias);
+      break;
+    case Activation::Relu:
+      epilogue_span<Activation::Relu>(y, cols, rs, zp, col_sum, w_scale, bias);
+      break;
+    case Activation::Silu:
+      epilogue_span<Activation::Silu>(y, cols, rs, zp, col_sum, w_scale, bias);
+      break;
+    case Activation::Tanh:
+      epilogue_span<Activation::Tanh>(y, cols, rs, zp, col_sum, w_scale, bias);
+      break;
   }
 }
 
@@ -161,27 +166,38 @@ void convert_to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::
 }
 
 void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,
-                      std::uint8_t* out, float* scale, std::int32_t* zero_point) {
+                      std::uint8_t* out, float* scale, std::int32_t* zero_point,
+                      std::int64_t out_ld) {
+  if (out_ld == 0) out_ld = cols;
 #pragma omp parallel for schedule(static) if (rows * cols > 32768)
-  for (std::int64_t r = 0; r < rows; ++r)
-    quantize_row_dynamic(x + r * ld, cols, out + r * cols, scale + r, zero_point + r);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    quantize_row_dynamic(x + r * ld, cols, out + r * out_ld, scale + r, zero_point + r);
+    std::fill(out + r * out_ld + cols, out + (r + 1) * out_ld, std::uint8_t{0});
+  }
 }
 
 void quantize_u8(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float scale,
-                 std::int32_t zero_point, std::uint8_t* out) {
+                 std::int32_t zero_point, std::uint8_t* out, std::int64_t out_ld) {
+  if (out_ld == 0) out_ld = cols;
   const float inv = 1.f / scale, zp = static_cast<float>(zero_point);
 #pragma omp parallel for schedule(static) if (rows * cols > 32768)
-  for (std::int64_t r = 0; r < rows; ++r) quantize_row_static(x + r * ld, cols, inv, zp, out + r * cols);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    quantize_row_static(x + r * ld, cols, inv, zp, out + r * out_ld);
+    std::fill(out + r * out_ld + cols, out + (r + 1) * out_ld, std::uint8_t{0});
+  }
 }
 
-U8Params u8_params(float lo, float hi) { return params_for(std::min(lo, 0.f), std::max(hi, 0.f)); }
+U8Params u8_params(float lo, float hi) {
+  return params_for(std::min(lo, 0.f), std::max(hi, 0.f));
+}
 
-void quantize_weights_s8(const float* w, std::int64_t out, std::int64_t in, const float* given_scale,
-                         std::int8_t* q, float* scale, std::int32_t* col_sum) {
+void quantize_weights_s8(const float* w, std::int64_t out, std::int64_t in,
+                         const float* given_scale, std::int8_t* q, float* scale,
+                         std::int32_t* col_sum) {
 #pragma omp parallel for schedule(static) if (out * in > 32768)
   for (std::int64_t o = 0; o < out; ++o)
-    quantize_weight_row(w + o * in, in, given_scale ? given_scale + o : nullptr, q + o * in, scale + o,
-                        col_sum + o);
+    quantize_weight_row(w + o * in, in, given_scale ? given_scale + o : nullptr, q + o * in,
+                        scale + o, col_sum + o);
 }
 
 void dequantize_epilogue(float* y, std::int64_t rows, std::int64_t cols, std::int64_t ldy,

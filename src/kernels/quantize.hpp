@@ -18,14 +18,16 @@ void convert_to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::
 
 // Per-row (per-token) asymmetric u8 quantization: for each row r, lo=min(0,min x), hi=max(0,max x),
 // scale[r]=(hi-lo)/255 (1 if hi==lo), zero_point[r]=clamp(round(-lo/scale),0,255),
-// q = clamp(round(x/scale)+zp, 0, 255). out is dense [rows, cols].
+// q = clamp(round(x/scale)+zp, 0, 255). out is [rows, cols] with leading dimension out_ld
+// (0: cols); bytes between cols and out_ld are set to 0.
 // (scale is floored at 1e-30 so that 1/scale stays finite for rows of denormal-sized values.)
 void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,
-                      std::uint8_t* out, float* scale, std::int32_t* zero_point);
+                      std::uint8_t* out, float* scale, std::int32_t* zero_point,
+                      std::int64_t out_ld = 0);
 
 // Same with one fixed (static, calibrated) scale (> 0) and zero point for all rows.
 void quantize_u8(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float scale,
-                 std::int32_t zero_point, std::uint8_t* out);
+                 std::int32_t zero_point, std::uint8_t* out, std::int64_t out_ld = 0);
 
 // Quantization parameters for a calibrated range [lo, hi] (lo<=0<=hi enforced by widening).
 struct U8Params {
@@ -38,8 +40,9 @@ U8Params u8_params(float lo, float hi);
 // (1 if all zero) unless `given_scale` is non-null, in which case those scales (> 0) are used
 // (scale may alias given_scale). q[o,i]=clamp(round(w/scale),-127,127).
 // col_sum[o]=sum_i q[o,i] (for the zero-point compensation).
-void quantize_weights_s8(const float* w, std::int64_t out, std::int64_t in, const float* given_scale,
-                         std::int8_t* q, float* scale, std::int32_t* col_sum);
+void quantize_weights_s8(const float* w, std::int64_t out, std::int64_t in,
+                         const float* given_scale, std::int8_t* q, float* scale,
+                         std::int32_t* col_sum);
 
 // Int8 GEMM epilogue, in place: y holds int32 accumulators acc[r,c] (as int32 bits in the float
 // buffer, leading dimension ldy). Writes

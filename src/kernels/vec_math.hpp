@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/activation.hpp"
+
 namespace encore::kernels {
 
 // Branch-free building blocks. A plain `c ? a : b` becomes a branch in GIMPLE; GCC then
@@ -142,5 +144,17 @@ inline __attribute__((always_inline)) float tanh_approx(float y) {
   const float small = p * s * y + y;
   return blend(t < 0.25f, small, std::copysign(large, y));
 }
+
+// The activation A, for loops the compiler vectorizes (one instantiation per case).
+template <Activation A>
+inline __attribute__((always_inline)) float activate(float v) {
+  if constexpr (A == Activation::GeluErf) return gelu_erf(v);
+  else if constexpr (A == Activation::GeluTanh) return gelu_tanh(v);
+  else if constexpr (A == Activation::Relu) return v < 0.f ? 0.f : v;
+  else if constexpr (A == Activation::Silu) return silu(v);
+  else if constexpr (A == Activation::Tanh) return tanh_approx(v);
+  else return v;
+}
+
 
 }  // namespace encore::kernels

@@ -38,19 +38,6 @@ std::uint16_t reference_bf16(float f) {
   return static_cast<std::uint16_t>(((down >> 16) & 1u) ? up >> 16 : down >> 16);
 }
 
-double reference_activation(Activation act, double v) {
-  switch (act) {
-    case Activation::None: return v;
-    case Activation::GeluErf: return 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
-    case Activation::GeluTanh:
-      return 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (v + 0.044715 * v * v * v)));
-    case Activation::Relu: return v > 0 ? v : 0.0;
-    case Activation::Silu: return v / (1.0 + std::exp(-v));
-    case Activation::Tanh: return std::tanh(v);
-  }
-  return v;
-}
-
 // ---------------------------------------------------------------------------------------------
 // vec_math.hpp
 
@@ -77,9 +64,9 @@ TEST(VecMath, GeluSiluTanhMatchReferenceOnDenseSweep) {
   for (int i = -2000000; i <= 2000000; ++i) {
     const float x = static_cast<float>(i) * 5e-6f;
     const double xd = x;
-    e_gelu = std::max(e_gelu, err(gelu_erf(x), reference_activation(Activation::GeluErf, xd)));
-    e_gelu_tanh = std::max(e_gelu_tanh, err(gelu_tanh(x), reference_activation(Activation::GeluTanh, xd)));
-    e_silu = std::max(e_silu, err(silu(x), reference_activation(Activation::Silu, xd)));
+    e_gelu = std::max(e_gelu, err(gelu_erf(x), test::reference_activation(Activation::GeluErf, xd)));
+    e_gelu_tanh = std::max(e_gelu_tanh, err(gelu_tanh(x), test::reference_activation(Activation::GeluTanh, xd)));
+    e_silu = std::max(e_silu, err(silu(x), test::reference_activation(Activation::Silu, xd)));
     e_tanh = std::max(e_tanh, err(tanh_approx(x), std::tanh(xd)));
   }
   EXPECT_LT(e_gelu, 3e-7);
@@ -411,7 +398,7 @@ TEST(QuantizeEpilogue, EveryActivationPerRowAndStaticWithAndWithoutBias) {
             const double pre = (static_cast<double>(acc[r * ldy + c]) - static_cast<double>(zp[i]) * col_sum[c]) *
                                    row_scale[i] * w_scale[c] +
                                (with_bias ? bias[c] : 0.0);
-            const double want = reference_activation(act, pre);
+            const double want = test::reference_activation(act, pre);
             max_err = std::max(max_err, std::fabs(y[r * ldy + c] - want) / (1 + std::fabs(want)));
             (pre < 0 ? negative : positive) += 1;
           }
