@@ -2,10 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
 #include <omp.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define ENCORE_ATTENTION_BF16 1
+#else
+#define ENCORE_ATTENTION_BF16 0
+#endif
 
 #include "kernels/simd.hpp"
 #include "kernels/vec_math.hpp"
@@ -172,19 +180,398 @@ std::size_t per_thread_floats(std::int32_t max_len, std::int32_t d) {
   return padded * (static_cast<std::size_t>(d) + kRows) + 64;
 }
 
+// ---- BF16 path -------------------------------------------------------------------------------
+//
+// Both products run on vdpbf16ps: each fp32 lane accumulates a·b over one pair of bf16 values,
+// so the reduction dimension is consumed two elements at a time. The "A" side (a query row for
+// Q·Kᵀ, a probability row for P·V) is broadcast one bf16 pair (32 bits) at a time; the "B"
+// side is laid out so that one zmm holds the matching pairs for 16 output columns:
+//   kt[c2][j] = (k[j][2·c2], k[j][2·c2+1]) · scale    (d/2 rows of `padded` pairs)
+//   vt[j2][c] = (v[2·j2][c], v[2·j2+1][c])            (ceil(len/2) rows of d pairs)
+// Keys are padded with zero rows to a multiple of 32; the softmax reads only the len real
+// columns and writes zero probabilities past len; an odd length pairs the last V row with a
+// zero row.
+// Every output lane sums its pairs in the same order whatever the row blocking, so a row's
+// result depends on its own sequence only.
+
+// Head sizes the BF16 path handles: whole 32-float blocks (one cvtne2ps per block).
+bool bf16_head_size(std::int32_t d) {
+  return d % 32 == 0 && d > 0 && d <= 256;
+}
+
+// Keys are padded to a multiple of 32 (so that a probability row is whole 32-float blocks).
+constexpr std::size_t pad32(std::size_t n) {
+  return (n + 31) / 32 * 32;
+}
+
+// Query rows per block of the BF16 kernel.
+constexpr int kRowsBf16 = 4;
+
+struct Bf16Layout {
+  std::size_t kt, vt, scores, pb, qb, total;  // offsets (floats / 32-bit words) and size
+};
+
+// Per-thread scratch of the BF16 path for sequences up to max_len: every piece a multiple of
+// 16 words (64 bytes) once the base is aligned; the 16 spare floats allow aligning it.
+Bf16Layout bf16_layout(std::int32_t max_len, std::int32_t d) {
+  const std::size_t padded = pad32(static_cast<std::size_t>(max_len));
+  const auto dd = static_cast<std::size_t>(d);
+  Bf16Layout l{};
+  l.kt = 0;                              // d/2 x padded pairs
+  l.vt = l.kt + dd / 2 * padded;         // padded/2 x d pairs
+  l.scores = l.vt + padded / 2 * dd;     // kRowsBf16 x padded floats
+  l.pb = l.scores + kRowsBf16 * padded;  // kRowsBf16 x padded/2 pairs
+  l.qb = l.pb + kRowsBf16 * padded / 2;  // kRowsBf16 x d/2 pairs
+  l.total = l.qb + kRowsBf16 * dd / 2 + 16;
+  return l;
+}
+
+#if ENCORE_ATTENTION_BF16
+
+#define ENCORE_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#define ENCORE_BF16_INLINE \
+  inline __attribute__((always_inline, target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+
+// 32 floats (lo: elements 0..15, hi: 16..31) to 32 bf16, round to nearest even, in order: as
+// 32-bit words, word i is the pair (x[2i], x[2i+1]).
+ENCORE_BF16_INLINE __m512i to_bf16_pairs(__m512 lo, __m512 hi) {
+  return reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo));
+}
+
+// In-place transpose of a 16x16 matrix of 32-bit words (r[i] = row i). The all-ones maskz forms
+// are the plain instructions; the unmasked intrinsics trip GCC 12's -Wmaybe-uninitialized.
+ENCORE_BF16_INLINE void transpose16(__m512i (&r)[16]) {
+  constexpr __mmask16 k32 = 0xffff;
+  constexpr __mmask8 k64 = 0xff;
+  __m512i t[16];
+  for (int g = 0; g < 16; g += 4) {
+    t[g] = _mm512_maskz_unpacklo_epi32(k32, r[g], r[g + 1]);
+    t[g + 1] = _mm512_maskz_unpackhi_epi32(k32, r[g], r[g + 1]);
+    t[g + 2] = _mm512_maskz_unpacklo_epi32(k32, r[g + 2], r[g + 3]);
+    t[g + 3] = _mm512_maskz_unpackhi_epi32(k32, r[g + 2], r[g + 3]);
+    // 128-bit lane L of r[g + q] now holds column 4L + q of rows g..g+3
+    r[g] = _mm512_maskz_unpacklo_epi64(k64, t[g], t[g + 2]);
+    r[g + 1] = _mm512_maskz_unpackhi_epi64(k64, t[g], t[g + 2]);
+    r[g + 2] = _mm512_maskz_unpacklo_epi64(k64, t[g + 1], t[g + 3]);
+    r[g + 3] = _mm512_maskz_unpackhi_epi64(k64, t[g + 1], t[g + 3]);
+  }
+  // lanes (0, 2 | 0, 2) and (1, 3 | 1, 3) of two registers
+  for (int g = 0; g < 16; g += 8)
+    for (int q = 0; q < 4; ++q) {
+      t[g + q] = _mm512_maskz_shuffle_i32x4(k32, r[g + q], r[g + q + 4], 0x88);
+      t[g + q + 4] = _mm512_maskz_shuffle_i32x4(k32, r[g + q], r[g + q + 4], 0xdd);
+    }
+  for (int q = 0; q < 8; ++q) {
+    r[q] = _mm512_maskz_shuffle_i32x4(k32, t[q], t[q + 8], 0x88);
+    r[q + 8] = _mm512_maskz_shuffle_i32x4(k32, t[q], t[q + 8], 0xdd);
+  }
+}
+
+// acc[r][t] = Σ_k a[r·lda + k] · b[k·ldb + 16t .. +16] over `pairs` bf16 pairs: ROWS
+// broadcast pairs and NV loaded vectors per step, ROWS·NV accumulators in registers.
+template <int ROWS, int NV>
+ENCORE_BF16_INLINE void dot_block(const std::uint32_t* a, std::int64_t lda, const std::uint32_t* b,
+                                  std::int64_t ldb, int pairs, __m512 (&acc)[ROWS][NV]) {
+  for (int r = 0; r < ROWS; ++r)
+    for (int t = 0; t < NV; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (int k = 0; k < pairs; ++k) {
+    __m512bh bv[NV];
+    for (int t = 0; t < NV; ++t)
+      bv[t] = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + k * ldb + t * kLanes));
+    for (int r = 0; r < ROWS; ++r) {
+      const auto av =
+          reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[r * lda + k])));
+      for (int t = 0; t < NV; ++t) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], av, bv[t]);
+    }
+  }
+}
+
+// scores[r][col + 16t ..] for ROWS query rows (qb: d/2 pairs per row) and NV·16 key columns.
+template <int ROWS, int NV>
+ENCORE_BF16_INLINE void scores_bf16(const std::uint32_t* qb, int d2, const std::uint32_t* kt,
+                                    int padded, int col, float* scores) {
+  __m512 acc[ROWS][NV];
+  dot_block<ROWS, NV>(qb, d2, kt + col, padded, d2, acc);
+  for (int r = 0; r < ROWS; ++r)
+    for (int t = 0; t < NV; ++t)
+      _mm512_storeu_ps(scores + r * padded + col + t * kLanes, acc[r][t]);
+}
+
+// out[r][col + 16t ..] = (P·V)[r][..] · inv[r] for ROWS probability rows (pb: pstride pairs
+// per row, `pairs` used) and NV·16 output columns.
+template <int ROWS, int NV>
+ENCORE_BF16_INLINE void pv_bf16(const std::uint32_t* pb, int pstride, const std::uint32_t* vt,
+                                int d, int pairs, int col, const float* inv, float* out,
+                                std::int64_t ld_ctx) {
+  __m512 acc[ROWS][NV];
+  dot_block<ROWS, NV>(pb, pstride, vt + col, d, pairs, acc);
+  for (int r = 0; r < ROWS; ++r) {
+    const __m512 s = _mm512_set1_ps(inv[r]);
+    for (int t = 0; t < NV; ++t)
+      _mm512_storeu_ps(out + r * ld_ctx + col + t * kLanes, _mm512_mul_ps(acc[r][t], s));
+  }
+}
+
+// The row-block drivers are separate functions so that register allocation sees only the
+// accumulators (inlined into attend_bf16, GCC 12 spills the loaded K/V vectors).
+template <int ROWS>
+__attribute__((noinline)) ENCORE_BF16_TARGET void scores_rows_bf16(const std::uint32_t* qb, int d2,
+                                                                   const std::uint32_t* kt,
+                                                                   int padded, float* scores) {
+  constexpr int kWide = 4;  // ROWS x 4 vectors: <= 16 accumulators
+  int col = 0;
+  for (; col + kWide * kLanes <= padded; col += kWide * kLanes)
+    scores_bf16<ROWS, kWide>(qb, d2, kt, padded, col, scores);
+  const int rest = (padded - col) / kLanes;
+  if (rest == 3)
+    scores_bf16<ROWS, 3>(qb, d2, kt, padded, col, scores);
+  else if (rest == 2)
+    scores_bf16<ROWS, 2>(qb, d2, kt, padded, col, scores);
+  else if (rest == 1)
+    scores_bf16<ROWS, 1>(qb, d2, kt, padded, col, scores);
+}
+
+template <int ROWS>
+__attribute__((noinline)) ENCORE_BF16_TARGET void pv_rows_bf16(const std::uint32_t* pb, int pstride,
+                                                               const std::uint32_t* vt, int d,
+                                                               int pairs, const float* inv,
+                                                               float* out, std::int64_t ld_ctx) {
+  constexpr int kWide = 4;
+  int col = 0;
+  for (; col + kWide * kLanes <= d; col += kWide * kLanes)
+    pv_bf16<ROWS, kWide>(pb, pstride, vt, d, pairs, col, inv, out, ld_ctx);
+  const int rest = (d - col) / kLanes;
+  if (rest == 3)
+    pv_bf16<ROWS, 3>(pb, pstride, vt, d, pairs, col, inv, out, ld_ctx);
+  else if (rest == 2)
+    pv_bf16<ROWS, 2>(pb, pstride, vt, d, pairs, col, inv, out, ld_ctx);
+  else if (rest == 1)
+    pv_bf16<ROWS, 1>(pb, pstride, vt, d, pairs, col, inv, out, ld_ctx);
+}
+
+using ScoresRowsFn = void (*)(const std::uint32_t*, int, const std::uint32_t*, int, float*);
+using PvRowsFn = void (*)(const std::uint32_t*, int, const std::uint32_t*, int, int, const float*,
+                          float*, std::int64_t);
+// Indexed by the number of rows in the block (1..kRowsBf16).
+constexpr ScoresRowsFn kScoresRows[kRowsBf16 + 1] = {
+    nullptr, scores_rows_bf16<1>, scores_rows_bf16<2>, scores_rows_bf16<3>, scores_rows_bf16<4>};
+constexpr PvRowsFn kPvRows[kRowsBf16 + 1] = {nullptr, pv_rows_bf16<1>, pv_rows_bf16<2>,
+                                             pv_rows_bf16<3>, pv_rows_bf16<4>};
+
+// Lanes [0, n) of a 16-lane mask (n may be <= 0 or >= 16).
+ENCORE_BF16_INLINE __mmask16 first_lanes(int n) {
+  return static_cast<__mmask16>(n >= kLanes ? 0xffff : (n <= 0 ? 0 : (1u << n) - 1));
+}
+
+// Horizontal max / sum of 16 lanes. The maskz forms with all lanes are the plain instructions:
+// GCC 12's unmasked intrinsics (and _mm512_reduce_*) trip -Wmaybe-uninitialized.
+ENCORE_BF16_INLINE __m512 max16(__m512 a, __m512 b) {
+  return _mm512_maskz_max_ps(0xffff, a, b);
+}
+template <bool MAX>
+ENCORE_BF16_INLINE __m512 combine(__m512 a, __m512 b) {
+  if constexpr (MAX)
+    return max16(a, b);
+  else
+    return _mm512_add_ps(a, b);
+}
+template <bool MAX>
+ENCORE_BF16_INLINE float reduce16(__m512 v) {
+  v = combine<MAX>(v, _mm512_maskz_shuffle_f32x4(0xffff, v, v, 0x4e));  // 256-bit halves swapped
+  v = combine<MAX>(v, _mm512_maskz_shuffle_f32x4(0xffff, v, v, 0xb1));  // 128-bit lanes, pairwise
+  v = combine<MAX>(v, _mm512_maskz_permute_ps(0xffff, v, 0x4e));        // 64-bit halves of lanes
+  v = combine<MAX>(v, _mm512_maskz_permute_ps(0xffff, v, 0xb1));        // neighbours
+  return _mm512_cvtss_f32(v);
+}
+
+// Softmax of one score row (len real columns, zero up to padded, a multiple of 32) fused with
+// its conversion to bf16 pairs, zero past len; returns 1/sum (applied to the output instead).
+ENCORE_BF16_INLINE float softmax_to_bf16(const float* s, int len, int padded, std::uint32_t* pb) {
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  int j = 0;
+  for (; j + kLanes <= len; j += kLanes) vmax = max16(vmax, _mm512_load_ps(s + j));
+  if (j < len) vmax = _mm512_mask_max_ps(vmax, first_lanes(len - j), vmax, _mm512_load_ps(s + j));
+  const float max = reduce16<true>(vmax);
+  __m512 vsum = _mm512_setzero_ps();
+  for (j = 0; j < padded; j += 2 * kLanes) {
+    alignas(64) float e[2 * kLanes];
+    // (the zero scores past len may exceed a negative max: clamped, then masked to 0)
+    for (int t = 0; t < 2 * kLanes; ++t) e[t] = exp_nonpositive(std::min(s[j + t] - max, 0.f));
+    const __m512 lo = _mm512_maskz_mov_ps(first_lanes(len - j), _mm512_load_ps(e));
+    const __m512 hi =
+        _mm512_maskz_mov_ps(first_lanes(len - j - kLanes), _mm512_load_ps(e + kLanes));
+    vsum = _mm512_add_ps(vsum, _mm512_add_ps(lo, hi));
+    _mm512_store_si512(pb + j / 2, to_bf16_pairs(lo, hi));
+  }
+  return 1.f / reduce16<false>(vsum);
+}
+
+ENCORE_BF16_INLINE void prefetch(const float* p, int hint) {
+  if (hint == 0)
+    _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+  else
+    _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
+}
+
+// One (sequence, head) in BF16: lays out K and V once, then kRowsBf16 query rows at a time:
+// scores (bf16 dot products, fp32), softmax in fp32 to bf16 probabilities, P·V, ·1/sum.
+// `base` is 64-byte aligned scratch laid out by bf16_layout.
+//
+// A head's rows of qkv are d floats at a 3H stride, a pattern the hardware prefetchers do not
+// follow, and the products run from scratch only; so while they run, the next head of the
+// same sequence (its columns start d further) is prefetched to L2 when `prefetch_next`.
+// Otherwise K rows are prefetched 16 rows ahead, and V and Q rows while K is converted.
+ENCORE_BF16_TARGET void attend_bf16(const float* qkv, std::int64_t ld, int len, int d, int q_col,
+                                    int k_col, int v_col, float scale, float* ctx,
+                                    std::int64_t ld_ctx, float* base, const Bf16Layout& lay,
+                                    bool prefetch_next) {
+  auto* const kt = reinterpret_cast<std::uint32_t*>(base + lay.kt);
+  auto* const vt = reinterpret_cast<std::uint32_t*>(base + lay.vt);
+  float* const scores = base + lay.scores;
+  auto* const pb = reinterpret_cast<std::uint32_t*>(base + lay.pb);
+  auto* const qb = reinterpret_cast<std::uint32_t*>(base + lay.qb);
+  const int padded = static_cast<int>(pad32(static_cast<std::size_t>(len)));
+  const int d2 = d / 2, vpairs = (len + 1) / 2;
+
+  for (int j = 0; j < std::min(len, kLanes); ++j)
+    for (int c = 0; c < d; c += kLanes) prefetch(qkv + j * ld + k_col + c, 0);
+  // K, scaled, to bf16 pairs, transposed 16 keys x 16 pairs at a time.
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (int jb = 0; jb < padded; jb += kLanes)
+    for (int cb = 0; cb < d2; cb += kLanes) {
+      __m512i r[16];
+      for (int t = 0; t < 16; ++t) {
+        const int j = jb + t;
+        if (j < len) {
+          const float* row = qkv + j * ld;
+          const float* k = row + k_col + 2 * cb;
+          if (j + kLanes < len) {
+            prefetch(k + kLanes * ld, 0);
+            prefetch(k + kLanes * ld + kLanes, 0);
+          }
+          prefetch(row + v_col + 2 * cb, 1);
+          prefetch(row + v_col + 2 * cb + kLanes, 1);
+          prefetch(row + q_col + 2 * cb, 1);
+          prefetch(row + q_col + 2 * cb + kLanes, 1);
+          r[t] = to_bf16_pairs(_mm512_mul_ps(_mm512_loadu_ps(k), vscale),
+                               _mm512_mul_ps(_mm512_loadu_ps(k + kLanes), vscale));
+        } else {
+          r[t] = _mm512_setzero_si512();
+        }
+      }
+      transpose16(r);
+      for (int u = 0; u < 16; ++u)
+        _mm512_store_si512(kt + static_cast<std::int64_t>(cb + u) * padded + jb, r[u]);
+    }
+
+  // V: rows 2·j2 and 2·j2+1 interleaved column by column.
+  const __m512i interleave =
+      _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
+                       21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  for (int j2 = 0; j2 < vpairs; ++j2) {
+    const float* v0 = qkv + (2 * j2) * ld + v_col;
+    const float* v1 = v0 + ld;
+    const bool second = 2 * j2 + 1 < len;
+    for (int c = 0; c < d; c += kLanes) {
+      const __m512 a = _mm512_loadu_ps(v0 + c);
+      const __m512 b = second ? _mm512_loadu_ps(v1 + c) : _mm512_setzero_ps();
+      _mm512_store_si512(vt + j2 * d + c,
+                         _mm512_permutexvar_epi16(interleave, to_bf16_pairs(a, b)));
+    }
+  }
+
+  for (int i = 0; i < len; i += kRowsBf16) {
+    const int rows = std::min(kRowsBf16, len - i);
+    for (int r = 0; r < rows; ++r) {
+      const float* q = qkv + (i + r) * ld + q_col;
+      for (int c = 0; c < d; c += 2 * kLanes)
+        _mm512_store_si512(qb + r * d2 + c / 2,
+                           to_bf16_pairs(_mm512_loadu_ps(q + c), _mm512_loadu_ps(q + c + kLanes)));
+    }
+    if (prefetch_next)
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < d; c += kLanes) {
+          const float* row = qkv + (i + r) * ld + d + c;
+          prefetch(row + q_col, 1);
+          prefetch(row + k_col, 1);
+          prefetch(row + v_col, 1);
+        }
+    kScoresRows[rows](qb, d2, kt, padded, scores);
+    float inv[kRowsBf16];
+    for (int r = 0; r < rows; ++r)
+      inv[r] = softmax_to_bf16(scores + r * padded, len, padded, pb + r * padded / 2);
+    kPvRows[rows](pb, padded / 2, vt, d, vpairs, inv, ctx + i * ld_ctx, ld_ctx);
+  }
+}
+
+#endif  // ENCORE_ATTENTION_BF16
+
 }  // namespace
 
-std::size_t attention_scratch_floats(std::int32_t max_len, AttentionShape shape, int threads) {
-  return static_cast<std::size_t>(std::max(threads, 1)) * per_thread_floats(max_len, shape.hidden / shape.heads);
+bool attention_bf16_supported() {
+#if ENCORE_ATTENTION_BF16
+  // ENCORE_NO_BF16=1 behaves as a CPU without BF16 instructions (tests of the fallback).
+  if (const char* e = std::getenv("ENCORE_NO_BF16"); e && *e && std::strcmp(e, "0") != 0)
+    return false;
+  static const bool cpu = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bf16");
+  }();
+  return cpu;
+#else
+  return false;
+#endif
+}
+
+std::size_t attention_scratch_floats(std::int32_t max_len, AttentionShape shape, int threads,
+                                     AttentionPrecision precision) {
+  const std::int32_t d = shape.hidden / shape.heads;
+  std::size_t per_thread = per_thread_floats(max_len, d);
+  if (precision == AttentionPrecision::BF16 && bf16_head_size(d))
+    per_thread = std::max(per_thread, bf16_layout(max_len, d).total);
+  return static_cast<std::size_t>(std::max(threads, 1)) * per_thread;
 }
 
 void self_attention(const float* qkv, const std::int32_t* seq_begin, std::int32_t num_seqs,
-                    AttentionShape shape, float* ctx, float* scratch, int threads) {
+                    AttentionShape shape, float* ctx, float* scratch, int threads,
+                    AttentionPrecision precision) {
   const std::int32_t H = shape.hidden, heads = shape.heads, d = H / heads;
   if (d > 256) throw std::invalid_argument("attention head size above 256 is not supported");
   const float scale = 1.f / std::sqrt(static_cast<float>(d));
   std::int32_t max_len = 0;
   for (std::int32_t s = 0; s < num_seqs; ++s) max_len = std::max(max_len, seq_begin[s + 1] - seq_begin[s]);
+#if ENCORE_ATTENTION_BF16
+  if (precision == AttentionPrecision::BF16 && bf16_head_size(d) && attention_bf16_supported()) {
+    const Bf16Layout lay = bf16_layout(max_len, d);
+    // Work items are runs of `group` heads of one sequence, each head prefetching the next:
+    // about 8 items per thread or more, for balance.
+    const std::int64_t pairs = static_cast<std::int64_t>(num_seqs) * heads;
+    const auto group = static_cast<std::int32_t>(
+        std::clamp<std::int64_t>(pairs / (8 * std::max(threads, 1)), 1, heads));
+    const std::int32_t groups = (heads + group - 1) / group;
+    const std::int64_t items = static_cast<std::int64_t>(num_seqs) * groups;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (items > 1)
+    for (std::int64_t it = 0; it < items; ++it) {
+      const auto s = static_cast<std::int32_t>(it / groups);
+      const std::int32_t h0 = static_cast<std::int32_t>(it % groups) * group;
+      const std::int32_t h1 = std::min(heads, h0 + group);
+      const std::int32_t begin = seq_begin[s], len = seq_begin[s + 1] - begin;
+      if (len == 0) continue;
+      const auto raw = reinterpret_cast<std::uintptr_t>(
+          scratch + static_cast<std::size_t>(omp_get_thread_num()) * lay.total);
+      float* base = reinterpret_cast<float*>((raw + 63) / 64 * 64);
+      for (std::int32_t h = h0; h < h1; ++h)
+        attend_bf16(qkv + static_cast<std::int64_t>(begin) * 3 * H, 3 * H, len, d, h * d, H + h * d,
+                    2 * H + h * d, scale, ctx + static_cast<std::int64_t>(begin) * H + h * d, H,
+                    base, lay, h + 1 < h1);
+    }
+    return;
+  }
+#else
+  (void)precision;
+#endif
   const std::size_t per_thread = per_thread_floats(max_len, d);
   const std::size_t padded = (static_cast<std::size_t>(max_len) + kLanes - 1) / kLanes * kLanes;
   const AttendFn fn = pick(d);

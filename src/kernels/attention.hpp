@@ -2,6 +2,7 @@
 // to back, so each sequence attends only to its own tokens and no padding is ever computed.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace encore::kernels {
@@ -11,12 +12,28 @@ struct AttentionShape {
   std::int32_t heads;
 };
 
+// Arithmetic of the two matrix products (Q·Kᵀ and P·V). BF16 rounds their inputs to bf16
+// (round to nearest even) and accumulates in fp32 with AVX512_BF16 dot products; the softmax
+// stays fp32. BF16 runs only where attention_bf16_supported() and the head size is a multiple
+// of 32 (up to 256); elsewhere the request silently runs the FP32 path.
+enum class AttentionPrecision { FP32, BF16 };
+
+// True when the CPU has AVX512_BF16 and ENCORE_NO_BF16 is unset, empty or "0" (the variable
+// makes the engine behave as on a CPU without BF16 instructions). Reads the variable each call.
+bool attention_bf16_supported();
+
 // qkv: [tokens, 3H] rows (Q | K | V, head h at columns h*d of each third).
 // seq_begin: num_seqs + 1 token offsets. ctx: [tokens, H] output.
-// scratch: attention_scratch_floats(max_len, shape, threads) floats.
+// scratch: attention_scratch_floats(max_len, shape, threads, precision) floats.
+// Each output row depends only on its own sequence (not on the rest of the batch) and not on
+// the thread count.
 void self_attention(const float* qkv, const std::int32_t* seq_begin, std::int32_t num_seqs,
-                    AttentionShape shape, float* ctx, float* scratch, int threads);
+                    AttentionShape shape, float* ctx, float* scratch, int threads,
+                    AttentionPrecision precision = AttentionPrecision::FP32);
 
-std::size_t attention_scratch_floats(std::int32_t max_len, AttentionShape shape, int threads);
+// Scratch floats self_attention needs for sequences up to max_len tokens; with BF16 enough for
+// either path (the BF16 request may fall back to FP32).
+std::size_t attention_scratch_floats(std::int32_t max_len, AttentionShape shape, int threads,
+                                     AttentionPrecision precision = AttentionPrecision::FP32);
 
 }  // namespace encore::kernels

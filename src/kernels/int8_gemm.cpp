@@ -153,13 +153,17 @@ PackedS8::PackedS8(const std::int8_t* q, int n, int k)
   if (!p) throw std::bad_alloc();
   data_.reset(p);
   std::memset(p, 0, bytes_);
-  const int groups = kp_ / 4;
-  for (int c = 0; c < n; ++c) {
-    std::int8_t* panel = p + static_cast<std::int64_t>(c / kPanel) * groups * kGroupBytes;
-    const int in_panel = c % kPanel;
-    for (int kk = 0; kk < k; ++kk)
-      panel[static_cast<std::int64_t>(kk / 4) * kGroupBytes + in_panel * 4 + kk % 4] =
-          q[static_cast<std::int64_t>(c) * k + kk];
+  const int groups = kp_ / 4, panels = np_ / kPanel;
+  // Panels are disjoint: packed in parallel (load time of large models).
+#pragma omp parallel for schedule(static) if (bytes_ > (1u << 20))
+  for (int p = 0; p < panels; ++p) {
+    std::int8_t* panel = data_.get() + static_cast<std::int64_t>(p) * groups * kGroupBytes;
+    for (int c = p * kPanel; c < std::min(n, (p + 1) * kPanel); ++c) {
+      const int in_panel = c % kPanel;
+      for (int kk = 0; kk < k; ++kk)
+        panel[static_cast<std::int64_t>(kk / 4) * kGroupBytes + in_panel * 4 + kk % 4] =
+            q[static_cast<std::int64_t>(c) * k + kk];
+    }
   }
 }
 

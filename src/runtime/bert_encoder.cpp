@@ -1,6 +1,7 @@
 #include "runtime/bert_encoder.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "core/profiler.hpp"
@@ -14,10 +15,14 @@ namespace {
 
 kernels::Activation to_kernel(Activation a) {
   switch (a) {
-    case Activation::Gelu: return kernels::Activation::GeluErf;
-    case Activation::GeluTanh: return kernels::Activation::GeluTanh;
-    case Activation::Relu: return kernels::Activation::Relu;
-    case Activation::Silu: return kernels::Activation::Silu;
+    case Activation::Gelu:
+      return kernels::Activation::GeluErf;
+    case Activation::GeluTanh:
+      return kernels::Activation::GeluTanh;
+    case Activation::Relu:
+      return kernels::Activation::Relu;
+    case Activation::Silu:
+      return kernels::Activation::Silu;
   }
   return kernels::Activation::GeluErf;
 }
@@ -76,28 +81,39 @@ ArenaPlan plan(std::int64_t tokens, std::int64_t seqs, std::int64_t H, std::int6
 
 const char* to_string(LinearSlot s) {
   switch (s) {
-    case LinearSlot::Qkv: return "qkv";
-    case LinearSlot::AttnOut: return "attn_out";
-    case LinearSlot::FfnIn: return "ffn_in";
-    case LinearSlot::FfnOut: return "ffn_out";
+    case LinearSlot::Qkv:
+      return "qkv";
+    case LinearSlot::AttnOut:
+      return "attn_out";
+    case LinearSlot::FfnIn:
+      return "ffn_in";
+    case LinearSlot::FfnOut:
+      return "ffn_out";
   }
   return "?";
 }
 
 BertEncoder::BertEncoder(const BertConfig& config, BertWeights w, int threads,
                          const std::vector<LayerPrecision>& precision)
-    : config_(config), H_(config.hidden_size), I_(config.intermediate_size), threads_(threads),
+    : config_(config),
+      H_(config.hidden_size),
+      I_(config.intermediate_size),
+      threads_(threads),
       precision_(precision) {
   if (precision_.empty()) precision_.assign(w.layers.size(), LayerPrecision{});
   if (precision_.size() != w.layers.size())
-    throw Error("precision given for " + std::to_string(precision_.size()) + " layers, the model has " +
-                std::to_string(w.layers.size()));
+    throw Error("precision given for " + std::to_string(precision_.size()) +
+                " layers, the model has " + std::to_string(w.layers.size()));
   word_ = std::move(w.word_embeddings);
   position_ = std::move(w.position_embeddings);
   token_type_ = std::move(w.token_type_embeddings);
   emb_ln_g_ = std::move(w.embeddings_ln_weight);
   emb_ln_b_ = std::move(w.embeddings_ln_bias);
   const auto act = to_kernel(config.hidden_act);
+  const char* fp32_attention = std::getenv("ENCORE_FP32_ATTENTION");
+  const bool bf16_attention =
+      kernels::attention_bf16_supported() &&
+      !(fp32_attention && *fp32_attention && std::string(fp32_attention) != "0");
   for (std::size_t li = 0; li < w.layers.size(); ++li) {
     auto& lw = w.layers[li];
     const LayerPrecision& lp = precision_[li];
@@ -117,6 +133,12 @@ BertEncoder::BertEncoder(const BertConfig& config, BertWeights w, int threads,
                     &lw.intermediate_weight_scale);
     l.ffn_out = pack(lw.output_weight, lw.output_bias, kernels::Activation::None,
                      quant(LinearSlot::FfnOut), &lw.output_weight_scale);
+    // Reduced-precision layers already round their GEMM inputs; attention's products in BF16
+    // run at twice the FP32 rate (measured in BENCHMARKS.md) for a comparable error.
+    if (bf16_attention && lp.precision != kernels::LinearPrecision::FP32) {
+      l.attention = kernels::AttentionPrecision::BF16;
+      scratch_attention_ = kernels::AttentionPrecision::BF16;
+    }
     l.attn_ln_g = std::move(lw.attn_ln_weight);
     l.attn_ln_b = std::move(lw.attn_ln_bias);
     l.out_ln_g = std::move(lw.output_ln_weight);
@@ -126,15 +148,17 @@ BertEncoder::BertEncoder(const BertConfig& config, BertWeights w, int threads,
   if (w.has_pooler) pooler_ = pack(w.pooler_weight, w.pooler_bias, kernels::Activation::Tanh);
   if (w.has_classifier) {
     if (!pooler_) {
-      throw Error(config.source.string() +
-                  ": the checkpoint has a classifier but no pooler, which BERT classification needs");
+      throw Error(
+          config.source.string() +
+          ": the checkpoint has a classifier but no pooler, which BERT classification needs");
     }
     classifier_ = pack(w.classifier_weight, w.classifier_bias, kernels::Activation::None);
   }
 }
 
 std::size_t BertEncoder::packed_bytes() const {
-  std::size_t n = (word_.data.size() + position_.data.size() + token_type_.data.size()) * sizeof(float);
+  std::size_t n =
+      (word_.data.size() + position_.data.size() + token_type_.data.size()) * sizeof(float);
   for (const auto& l : layers_)
     n += l.qkv->packed_bytes() + l.attn_out->packed_bytes() + l.ffn_in->packed_bytes() +
          l.ffn_out->packed_bytes();
@@ -143,9 +167,8 @@ std::size_t BertEncoder::packed_bytes() const {
   return n;
 }
 
-BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx,
-                                          bool want_pooler, bool want_logits,
-                                          ForwardObserver* observer) const {
+BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx, bool want_pooler,
+                                          bool want_logits, ForwardObserver* observer) const {
   const std::int64_t T = batch.tokens();
   const std::int32_t n = batch.num_sequences();
   if (T == 0 || n == 0) return {};
@@ -174,9 +197,10 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
   }
   if (want_pooler) scratch = std::max(scratch, pooler_->scratchpad_bytes(n));
   if (want_logits) scratch = std::max(scratch, classifier_->scratchpad_bytes(n));
-  const ArenaPlan ap = plan(T, n, H_, I_, num_labels(),
-                           kernels::attention_scratch_floats(batch.max_length(), shape, threads_),
-                           scratch);
+  const ArenaPlan ap = plan(
+      T, n, H_, I_, num_labels(),
+      kernels::attention_scratch_floats(batch.max_length(), shape, threads_, scratch_attention_),
+      scratch);
   float* base = ctx.arena(ap.total);
   float *x = base + ap.x, *qkv = base + ap.qkv, *attn = base + ap.ctx, *tmp = base + ap.tmp,
         *ffn = base + ap.ffn;
@@ -190,7 +214,8 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
   auto gemm = [&](ProfileScope& p, std::int64_t rows, std::int64_t in, std::int64_t outf) {
     if (!p.active()) return;
     p.set_args({{"M", rows}, {"K", in}, {"N", outf}});
-    p.set_flops(2.0 * static_cast<double>(rows) * static_cast<double>(in) * static_cast<double>(outf));
+    p.set_flops(2.0 * static_cast<double>(rows) * static_cast<double>(in) *
+                static_cast<double>(outf));
   };
   // One encoder-layer GEMM over all T tokens: observed (calibration, layer reports), run,
   // and profiled under `name` with its shape and FLOPs.
@@ -216,23 +241,29 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
     linear("qkv_gemm", i, LinearSlot::Qkv, *l.qkv, x, qkv);
     {
       ProfileScope p("op", "attention", i);
-      kernels::self_attention(qkv, batch.seq_begin.data(), n, shape, attn, base + ap.attn, threads_);
+      kernels::self_attention(qkv, batch.seq_begin.data(), n, shape, attn, base + ap.attn, threads_,
+                              l.attention);
       if (p.active()) {
-        p.set_args({{"sequences", n}, {"heads", shape.heads}, {"max_len", batch.max_length()}});
+        p.set_args({{"sequences", n},
+                    {"heads", shape.heads},
+                    {"max_len", batch.max_length()},
+                    {"bf16", l.attention == kernels::AttentionPrecision::BF16 ? 1 : 0}});
         p.set_flops(attn_flops);
       }
     }
     linear("attn_output_gemm", i, LinearSlot::AttnOut, *l.attn_out, attn, tmp);
     {
       ProfileScope p("op", "add_layernorm_attn", i);
-      kernels::add_layer_norm(tmp, x, l.attn_ln_g.data.data(), l.attn_ln_b.data.data(), eps, T, H_, x);
+      kernels::add_layer_norm(tmp, x, l.attn_ln_g.data.data(), l.attn_ln_b.data.data(), eps, T, H_,
+                              x);
       if (p.active()) p.set_args({{"rows", T}, {"cols", H_}});
     }
     linear("ffn_up_gemm_gelu", i, LinearSlot::FfnIn, *l.ffn_in, x, ffn);
     linear("ffn_down_gemm", i, LinearSlot::FfnOut, *l.ffn_out, ffn, tmp);
     {
       ProfileScope p("op", "add_layernorm_ffn", i);
-      kernels::add_layer_norm(tmp, x, l.out_ln_g.data.data(), l.out_ln_b.data.data(), eps, T, H_, x);
+      kernels::add_layer_norm(tmp, x, l.out_ln_g.data.data(), l.out_ln_b.data.data(), eps, T, H_,
+                              x);
       if (p.active()) p.set_args({{"rows", T}, {"cols", H_}});
     }
     if (observer) observer->layer_output(i, x, T, H_);

@@ -1,4 +1,4 @@
-// The BERT encoder on CPU in FP32: embeddings, N layers (fused QKV GEMM, ragged attention,
+// The BERT encoder on CPU: embeddings, N layers (fused QKV GEMM, ragged attention,
 // output GEMM + residual LayerNorm, FFN GEMM with fused bias+GELU, GEMM + residual
 // LayerNorm), then the optional pooler and classifier. Weights are packed for oneDNN once,
 // here; forward() allocates nothing once the context's arena has grown to the batch size.
@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "kernels/attention.hpp"
 #include "kernels/linear.hpp"
 #include "model/bert_config.hpp"
 #include "model/bert_weights.hpp"
@@ -23,7 +24,9 @@ constexpr int kLinearSlots = 4;
 const char* to_string(LinearSlot s);
 
 // How one encoder layer computes its linears. Embeddings, LayerNorm, softmax, GELU, the
-// pooler and the classifier always run in FP32.
+// pooler and the classifier always run in FP32. Attention's two products (Q·Kᵀ, P·V) run in
+// BF16 in BF16 and INT8 layers where the CPU has AVX512_BF16 (ENCORE_FP32_ATTENTION=1 keeps
+// them FP32, for A/B measurements), in FP32 otherwise.
 struct LayerPrecision {
   kernels::LinearPrecision precision = kernels::LinearPrecision::FP32;
   // INT8 with calibrated (static) activation ranges, one per linear input, by LinearSlot.
@@ -70,6 +73,7 @@ class BertEncoder {
  private:
   struct Layer {
     std::unique_ptr<kernels::Linear> qkv, attn_out, ffn_in, ffn_out;
+    kernels::AttentionPrecision attention = kernels::AttentionPrecision::FP32;
     HostTensor attn_ln_g, attn_ln_b, out_ln_g, out_ln_b;
   };
 
@@ -80,6 +84,7 @@ class BertEncoder {
   std::vector<Layer> layers_;
   std::vector<LayerPrecision> precision_;
   std::unique_ptr<kernels::Linear> pooler_, classifier_;
+  kernels::AttentionPrecision scratch_attention_ = kernels::AttentionPrecision::FP32;
 };
 
 }  // namespace encore::runtime
