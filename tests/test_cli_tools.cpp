@@ -9,16 +9,22 @@ namespace {
 
 using nlohmann::json;
 
-std::string tiny() { return (test::shared_dir() / "models/tiny-random-bert").string(); }
+std::string tiny() {
+  return (test::shared_dir() / "models/tiny-random-bert").string();
+}
 
 TEST(CliTools, BenchJsonSchema) {
   const auto dir = test::temp_dir("bench_json");
-  test::write_file(dir / "ids.jsonl", "{\"ids\": [101, 7592, 102], \"type_ids\": [0, 0, 0]}\n"
-                                      "{\"ids\": [101, 2088, 2003, 102]}\n");
-  test::write_file(dir / "texts.jsonl", "{\"text\": \"hello\"}\n{\"text\": \"good night\", \"text_pair\": \"moon\"}\n");
+  test::write_file(dir / "ids.jsonl",
+                   "{\"ids\": [101, 7592, 102], \"type_ids\": [0, 0, 0]}\n"
+                   "{\"ids\": [101, 2088, 2003, 102]}\n");
+  test::write_file(dir / "texts.jsonl",
+                   "{\"text\": \"hello\"}\n{\"text\": \"good night\", \"text_pair\": \"moon\"}\n");
   const auto out = dir / "bench.json";
-  const auto r = test::run_cli("bench --model " + tiny() + " --threads 1 --shapes 1x8,2x16 --warmup 1 --min-runs 3 "
-                               "--min-time 0 --passes 2 --ids " + (dir / "ids.jsonl").string() + " --input " +
+  const auto r = test::run_cli("bench --model " + tiny() +
+                               " --threads 1 --shapes 1x8,2x16 --warmup 1 --min-runs 3 "
+                               "--min-time 0 --passes 2 --ids " +
+                               (dir / "ids.jsonl").string() + " --input " +
                                (dir / "texts.jsonl").string() + " --json " + out.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("tokens/s"), std::string::npos) << r.out;  // the readable table
@@ -27,10 +33,11 @@ TEST(CliTools, BenchJsonSchema) {
   EXPECT_TRUE(j["model"].contains("params"));
   ASSERT_EQ(j["results"].size(), 4u);
   for (const auto& res : j["results"]) {
-    for (const char* k : {"precision", "name", "batch", "seq", "sequences", "tokens", "wall_s", "latency_ms",
-                          "seq_per_s", "tokens_per_s"})
+    for (const char* k : {"precision", "name", "batch", "seq", "sequences", "tokens", "wall_s",
+                          "latency_ms", "seq_per_s", "tokens_per_s"})
       EXPECT_TRUE(res.contains(k)) << k;
-    for (const char* k : {"mean", "std", "min", "p50", "p95", "p99"}) EXPECT_TRUE(res["latency_ms"].contains(k)) << k;
+    for (const char* k : {"mean", "std", "min", "p50", "p95", "p99"})
+      EXPECT_TRUE(res["latency_ms"].contains(k)) << k;
     EXPECT_GT(res["tokens_per_s"].get<double>(), 0);
   }
   EXPECT_EQ(j["results"][0]["name"], "1x8");
@@ -45,10 +52,31 @@ TEST(CliTools, BenchJsonSchema) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(CliTools, BenchPeakAloneStoresThePeakAndWritesTheTrace) {
+  const auto dir = test::temp_dir("bench_peak");
+  const char* old = std::getenv("XDG_CACHE_HOME");
+  const std::string saved = old ? old : "";
+  setenv("XDG_CACHE_HOME", dir.c_str(), 1);  // the peak cache goes here, not to the user's
+  const auto trace = dir / "peak.json";
+  const auto r = test::run_cli("bench --threads 1 --peak --profile " + trace.string());
+  if (old)
+    setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  else
+    unsetenv("XDG_CACHE_HOME");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_CONTAINS(r.out, "FP32 GEMM peak (oneDNN, 1 threads)");
+  const json cache = json::parse(test::slurp(dir / "encore" / "gemm_peak.json"));
+  ASSERT_EQ(cache.size(), 1u);
+  EXPECT_GT(cache.begin()->get<double>(), 0);
+  EXPECT_TRUE(json::parse(test::slurp(trace))["traceEvents"].is_array());
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CliTools, InspectDescribesAndDrawsThePlan) {
   const auto dir = test::temp_dir("inspect");
-  const auto r = test::run_cli("inspect --model " + tiny() + " --dot " + (dir / "plan.dot").string() +
-                               " --json " + (dir / "plan.json").string());
+  const auto r =
+      test::run_cli("inspect --model " + tiny() + " --dot " + (dir / "plan.dot").string() +
+                    " --json " + (dir / "plan.json").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("layer1.ffn_up_gemm_gelu"), std::string::npos) << r.out;
   const json j = json::parse(test::slurp(dir / "plan.json"));
@@ -57,8 +85,10 @@ TEST(CliTools, InspectDescribesAndDrawsThePlan) {
   EXPECT_EQ(j["plan"].size(), 1u + 2 * 7 + 2);  // embeddings, 7 ops per layer, pooler, classifier
   EXPECT_TRUE(j["stored"].contains("F32"));
   EXPECT_GT(j["params"].get<long long>(), 0);
-  if (std::system("command -v dot >/dev/null 2>&1") != 0) GTEST_SKIP() << "GraphViz dot not installed";
-  const std::string cmd = "dot -Tsvg " + (dir / "plan.dot").string() + " -o " + (dir / "plan.svg").string();
+  if (std::system("command -v dot >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "GraphViz dot not installed";
+  const std::string cmd =
+      "dot -Tsvg " + (dir / "plan.dot").string() + " -o " + (dir / "plan.svg").string();
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   EXPECT_NE(test::slurp(dir / "plan.svg").find("<svg"), std::string::npos);
   std::filesystem::remove_all(dir);

@@ -104,7 +104,10 @@ void add_bench_command(CLI::App& app) {
       peak = bench::measure_gemm_peak(threads);
       bench::store_gemm_peak(threads, peak);
       std::printf("FP32 GEMM peak (oneDNN, %d threads): %.1f GFLOP/s\n", threads, peak);
-      if (a->shapes.empty() && a->input.empty() && a->ids.empty() && a->data.empty()) return;
+      if (a->shapes.empty() && a->input.empty() && a->ids.empty() && a->data.empty()) {
+        finish_profile(*a);  // --profile still gets its trace
+        return;
+      }
     }
     if (a->shapes.empty() && a->input.empty() && a->ids.empty()) a->shapes = "1x16,1x128,8x128,32x32";
     const auto shapes = a->shapes.empty() ? decltype(bench::parse_shapes("")){} : bench::parse_shapes(a->shapes);

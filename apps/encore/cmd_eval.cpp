@@ -17,10 +17,16 @@
 namespace encore::cli {
 namespace {
 
-std::vector<quant::LayerAgreement> layer_report(const Model& fp32, const Model& other, const LabelledData& d) {
+// Per layer, each model's agreement with models[0] (FP32) on the data, tokenized once for all.
+std::vector<std::vector<quant::LayerAgreement>> layer_reports(const std::vector<std::shared_ptr<const Model>>& models,
+                                                              const LabelledData& d) {
+  const Model& fp32 = *models[0];
   const auto rows = fp32.internals().encode_all(d.rows.inputs, BatchOptions{});
-  return quant::compare_layers(*fp32.internals().encoder, *other.internals().encoder,
-                               static_cast<int>(fp32.num_layers()), rows);
+  std::vector<std::vector<quant::LayerAgreement>> out(models.size());
+  for (std::size_t i = 1; i < models.size(); ++i)
+    out[i] = quant::compare_layers(*fp32.internals().encoder, *models[i]->internals().encoder,
+                                   static_cast<int>(fp32.num_layers()), rows);
+  return out;
 }
 
 }  // namespace
@@ -72,7 +78,7 @@ void add_eval_command(CLI::App& app) {
     std::vector<std::vector<quant::LayerAgreement>> layers(models.size());
     if (a->layer_report) {
       if (!has_fp32) throw InputError("--layer-report compares with FP32; run it with a non-fp32 --precision or all");
-      for (std::size_t i = 1; i < models.size(); ++i) layers[i] = layer_report(*models[0], *models[i], data);
+      layers = layer_reports(models, data);
     }
 
     if (a->json) {

@@ -2,6 +2,7 @@
 // (FP32 on a CPU without BF16 instructions).
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "encore/encoding.hpp"
@@ -14,12 +15,15 @@ namespace encore::quant {
 // Greedy, first layer first: builds the candidate, measures every layer's mean token cosine
 // to `fp32` on `rows`, moves the first INT8 layer below `min_cosine` to BF16, and repeats
 // until no INT8 layer is below (errors compound, so fixing an early layer can lift the
-// later ones). Returns the final per-layer precision.
-std::vector<runtime::LayerPrecision> fallback_layers(const runtime::BertEncoder& fp32,
-                                                     const BertConfig& config,
-                                                     const BertWeights& weights, int threads,
-                                                     std::vector<runtime::LayerPrecision> layers,
-                                                     const std::vector<Encoding>& rows,
-                                                     double min_cosine);
+// later ones). Returns the final per-layer precision and the encoder built with it (the last
+// candidate measured, so the caller need not pack the weights again).
+struct FallbackResult {
+  std::vector<runtime::LayerPrecision> layers;
+  std::unique_ptr<runtime::BertEncoder> encoder;
+};
+FallbackResult fallback_layers(const runtime::BertEncoder& fp32, const BertConfig& config,
+                               const BertWeights& weights, int threads,
+                               std::vector<runtime::LayerPrecision> layers,
+                               const std::vector<Encoding>& rows, double min_cosine);
 
 }  // namespace encore::quant

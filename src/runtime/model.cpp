@@ -89,10 +89,14 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
                                              options.calibration.percentile);
         for (std::size_t i = 0; i < L; ++i) layers[i].input_ranges = ranges[i];
       }
-      if (fallback) layers = quant::fallback_layers(fp32, impl->config, weights, threads, layers, rows,
-                                                    options.fallback_min_cosine);
+      if (fallback) {
+        auto chosen = quant::fallback_layers(fp32, impl->config, weights, threads, layers, rows,
+                                             options.fallback_min_cosine);
+        impl->encoder = std::move(chosen.encoder);  // already packed with the chosen precisions
+      }
     }
-    impl->encoder = std::make_unique<runtime::BertEncoder>(impl->config, std::move(weights), threads, layers);
+    if (!impl->encoder)
+      impl->encoder = std::make_unique<runtime::BertEncoder>(impl->config, std::move(weights), threads, layers);
   }
   impl->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
