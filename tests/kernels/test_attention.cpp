@@ -30,38 +30,6 @@ std::vector<std::int32_t> offsets(const std::vector<std::int32_t>& lengths) {
   return begin;
 }
 
-// softmax(q·kᵀ/√d)·v per (sequence, head), in double.
-std::vector<double> reference(const std::vector<float>& qkv, const std::vector<std::int32_t>& begin,
-                              int H, int heads) {
-  const int d = H / heads;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-  std::vector<double> ctx(static_cast<std::size_t>(begin.back()) * H);
-  auto at = [&](int row, int col) {
-    return static_cast<double>(qkv[std::size_t(row) * 3 * H + col]);
-  };
-  for (std::size_t s = 0; s + 1 < begin.size(); ++s) {
-    const int b = begin[s], len = begin[s + 1] - b;
-    std::vector<double> w(static_cast<std::size_t>(len));
-    for (int h = 0; h < heads; ++h)
-      for (int i = 0; i < len; ++i) {
-        double max = -1e300, sum = 0;
-        for (int j = 0; j < len; ++j) {
-          double dot = 0;
-          for (int c = 0; c < d; ++c) dot += at(b + i, h * d + c) * at(b + j, H + h * d + c);
-          w[j] = dot * scale;
-          max = std::max(max, w[j]);
-        }
-        for (auto& x : w) sum += (x = std::exp(x - max));
-        for (int c = 0; c < d; ++c) {
-          double acc = 0;
-          for (int j = 0; j < len; ++j) acc += w[j] * at(b + j, 2 * H + h * d + c);
-          ctx[std::size_t(b + i) * H + h * d + c] = acc / sum;
-        }
-      }
-  }
-  return ctx;
-}
-
 // x rounded to bf16 (to nearest, ties to even), as a float.
 float to_bf16(float x) {
   std::uint32_t bits;
@@ -71,12 +39,15 @@ float to_bf16(float x) {
   return x;
 }
 
-// What the BF16 kernel computes, in double: q, k·(1/√d as float) and v rounded to bf16,
-// probabilities exp(s - max) rounded to bf16 in the P·V product but summed unrounded.
-std::vector<double> bf16_emulation(const std::vector<float>& qkv,
-                                   const std::vector<std::int32_t>& begin, int H, int heads) {
+// softmax(q·kᵀ/√d)·v per sequence and head, in double. With `bf16`, what the BF16 kernel
+// computes: q, k·(1/√d as float) and v rounded to bf16, probabilities exp(s - max) rounded to
+// bf16 in the P·V product but summed unrounded.
+std::vector<double> reference(const std::vector<float>& qkv, const std::vector<std::int32_t>& begin,
+                              int H, int heads, bool bf16 = false) {
   const int d = H / heads;
-  const float scale = 1.f / std::sqrt(static_cast<float>(d));
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  const float scale_f = 1.f / std::sqrt(static_cast<float>(d));
+  auto round = [&](float x) { return static_cast<double>(bf16 ? to_bf16(x) : x); };
   std::vector<double> ctx(static_cast<std::size_t>(begin.back()) * H);
   auto at = [&](int row, int col) { return qkv[std::size_t(row) * 3 * H + col]; };
   for (std::size_t s = 0; s + 1 < begin.size(); ++s) {
@@ -87,9 +58,10 @@ std::vector<double> bf16_emulation(const std::vector<float>& qkv,
         double max = -1e300, sum = 0;
         for (int j = 0; j < len; ++j) {
           double dot = 0;
-          for (int c = 0; c < d; ++c)
-            dot +=
-                double(to_bf16(at(b + i, h * d + c))) * to_bf16(at(b + j, H + h * d + c) * scale);
+          for (int c = 0; c < d; ++c) {
+            const float k = at(b + j, H + h * d + c);
+            dot += round(at(b + i, h * d + c)) * (bf16 ? round(k * scale_f) : k * scale);
+          }
           w[j] = dot;
           max = std::max(max, w[j]);
         }
@@ -97,8 +69,8 @@ std::vector<double> bf16_emulation(const std::vector<float>& qkv,
         for (int c = 0; c < d; ++c) {
           double acc = 0;
           for (int j = 0; j < len; ++j)
-            acc +=
-                double(to_bf16(static_cast<float>(w[j]))) * to_bf16(at(b + j, 2 * H + h * d + c));
+            acc += (bf16 ? round(static_cast<float>(w[j])) : w[j]) *
+                   round(at(b + j, 2 * H + h * d + c));
           ctx[std::size_t(b + i) * H + h * d + c] = acc / sum;
         }
       }
@@ -220,7 +192,7 @@ void expect_matches_emulation(const std::vector<float>& qkv,
                               const std::vector<std::int32_t>& lengths, int H, int heads,
                               const std::string& what) {
   const auto begin = offsets(lengths);
-  const auto emu = bf16_emulation(qkv, begin, H, heads);
+  const auto emu = reference(qkv, begin, H, heads, /*bf16=*/true);
   const auto ctx = run(qkv, begin, H, heads, 2, AttentionPrecision::BF16);
   double max_err = 0, sq_err = 0, sq = 0, max_v = 0;
   for (std::size_t k = 0; k < ctx.size(); ++k) {
