@@ -17,9 +17,7 @@ void add_build_command(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("build", "Write an optimised plan (BF16 or INT8 weights, calibration) to a folder");
-  cmd->add_option("--model", a->model, "Hugging Face model folder (default: the embedded demo model)");
-  cmd->add_option("--threads", a->threads, "Threads (default: CPUs available to this process)")
-      ->check(CLI::NonNegativeNumber);
+  add_model_folder_options(cmd, *a);
   add_precision_options(cmd, *a, false);
   cmd->get_option("--precision")->required();
   cmd->add_option("--output", a->output, "Plan folder to write")->required();

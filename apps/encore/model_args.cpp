@@ -9,10 +9,14 @@
 
 namespace encore::cli {
 
-void add_model_options(CLI::App* cmd, ModelArgs& a, bool with_texts) {
+void add_model_folder_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--model", a.model, "Hugging Face model folder (default: the embedded demo model)");
   cmd->add_option("--threads", a.threads, "Threads (default: CPUs available to this process)")
       ->check(CLI::NonNegativeNumber);
+}
+
+void add_model_options(CLI::App* cmd, ModelArgs& a, bool with_texts) {
+  add_model_folder_options(cmd, a);
   cmd->add_option("--max-length", a.max_length, "Maximum tokens per input (default: the model's)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--batch-size", a.batch_size, "Sequences per forward pass")->check(CLI::PositiveNumber);

@@ -38,7 +38,10 @@ void start_profile(const ModelArgs& a);
 // Writes the Chrome trace when --profile was given.
 void finish_profile(const ModelArgs& a);
 
-// Adds --model --threads --max-length --batch-size --max-batch-tokens --no-truncate and,
+// Adds --model and --threads (commands that load a model but run no texts, as build).
+void add_model_folder_options(CLI::App* cmd, ModelArgs& a);
+
+// Adds add_model_folder_options' plus --max-length --batch-size --max-batch-tokens --no-truncate and,
 // when `with_texts`, positional TEXT... plus --pair and --input.
 void add_model_options(CLI::App* cmd, ModelArgs& a, bool with_texts);
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -15,6 +14,7 @@
 #define ENCORE_ATTENTION_BF16 0
 #endif
 
+#include "core/env.hpp"
 #include "kernels/simd.hpp"
 #include "kernels/vec_math.hpp"
 
@@ -511,8 +511,7 @@ ENCORE_BF16_TARGET void attend_bf16(const float* qkv, std::int64_t ld, int len, 
 bool attention_bf16_supported() {
 #if ENCORE_ATTENTION_BF16
   // ENCORE_NO_BF16=1 behaves as a CPU without BF16 instructions (tests of the fallback).
-  if (const char* e = std::getenv("ENCORE_NO_BF16"); e && *e && std::strcmp(e, "0") != 0)
-    return false;
+  if (env_flag("ENCORE_NO_BF16")) return false;
   static const bool cpu = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

@@ -111,25 +111,10 @@ constexpr TileFn kTiles[kRowsPerTile + 1] = {nullptr, tile<1>, tile<2>, tile<3>,
 
 ENCORE_SIMD_CLONES
 void activate_row(float* y, std::int64_t n, Activation act) {
-  switch (act) {
-    case Activation::None:
-      break;
-    case Activation::GeluErf:
-      for (std::int64_t c = 0; c < n; ++c) y[c] = activate<Activation::GeluErf>(y[c]);
-      break;
-    case Activation::GeluTanh:
-      for (std::int64_t c = 0; c < n; ++c) y[c] = activate<Activation::GeluTanh>(y[c]);
-      break;
-    case Activation::Relu:
-      for (std::int64_t c = 0; c < n; ++c) y[c] = activate<Activation::Relu>(y[c]);
-      break;
-    case Activation::Silu:
-      for (std::int64_t c = 0; c < n; ++c) y[c] = activate<Activation::Silu>(y[c]);
-      break;
-    case Activation::Tanh:
-      for (std::int64_t c = 0; c < n; ++c) y[c] = activate<Activation::Tanh>(y[c]);
-      break;
-  }
+  with_activation(
+      act, [&](auto a) __attribute__((always_inline)) {
+        for (std::int64_t c = 0; c < n; ++c) y[c] = activate<decltype(a)::value>(y[c]);
+      });
 }
 
 }  // namespace

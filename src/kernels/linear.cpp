@@ -7,6 +7,7 @@
 
 #include <omp.h>
 
+#include "core/env.hpp"
 #include "encore/error.hpp"
 #include "kernels/quantize.hpp"
 
@@ -35,7 +36,7 @@ const char* to_string(LinearPrecision p) {
 
 bool cpu_has_native_bf16() {
   // ENCORE_NO_BF16=1 behaves as a CPU without BF16 instructions (tests of the fallback).
-  if (const char* e = std::getenv("ENCORE_NO_BF16"); e && *e && std::string(e) != "0") return false;
+  if (env_flag("ENCORE_NO_BF16")) return false;
   const auto isa = dnnl::get_effective_cpu_isa();
   return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
 }

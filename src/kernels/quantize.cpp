@@ -130,31 +130,15 @@ inline __attribute__((always_inline)) void epilogue_span(float* y, std::int64_t 
   }
 }
 
-// One row; the switch runs once per row, each case is its own vectorized loop.
+// One row; the activation is dispatched once per row, each case is its own vectorized loop.
 ENCORE_SIMD_CLONES
 void epilogue_row(float* y, std::int64_t cols, float rs, std::int32_t zp,
                   const std::int32_t* col_sum, const float* w_scale, const float* bias,
                   Activation act) {
-  switch (act) {
-    case Activation::None:
-      epilogue_span<Activation::None>(y, cols, rs, zp, col_sum, w_scale, bias);
-      break;
-    case Activation::GeluErf:
-      epilogue_span<Activation::GeluErf>(y, cols, rs, zp, col_sum, w_scale, bias);
-      break;
-    case Activation::GeluTanh:
-      epilogue_span<Activation::GeluTanh>(y, cols, rs, zp, col_sum, w_scale, bias);
-      break;
-    case Activation::Relu:
-      epilogue_span<Activation::Relu>(y, cols, rs, zp, col_sum, w_scale, bias);
-      break;
-    case Activation::Silu:
-      epilogue_span<Activation::Silu>(y, cols, rs, zp, col_sum, w_scale, bias);
-      break;
-    case Activation::Tanh:
-      epilogue_span<Activation::Tanh>(y, cols, rs, zp, col_sum, w_scale, bias);
-      break;
-  }
+  with_activation(
+      act, [&](auto a) __attribute__((always_inline)) {
+        epilogue_span<decltype(a)::value>(y, cols, rs, zp, col_sum, w_scale, bias);
+      });
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/activation.hpp"
 
@@ -143,6 +144,21 @@ inline __attribute__((always_inline)) float tanh_approx(float y) {
   p = p * s - 1.0f / 3;
   const float small = p * s * y + y;
   return blend(t < 0.25f, small, std::copysign(large, y));
+}
+
+// Calls f(std::integral_constant<Activation, A>) for the runtime activation `a`: one
+// instantiation (one vectorized loop) per case, and one switch for every caller. Callers pass
+// an always_inline lambda, so its loop is compiled for the caller's SIMD clone.
+template <class F>
+inline __attribute__((always_inline)) void with_activation(Activation a, F&& f) {
+  switch (a) {
+    case Activation::None: f(std::integral_constant<Activation, Activation::None>{}); break;
+    case Activation::GeluErf: f(std::integral_constant<Activation, Activation::GeluErf>{}); break;
+    case Activation::GeluTanh: f(std::integral_constant<Activation, Activation::GeluTanh>{}); break;
+    case Activation::Relu: f(std::integral_constant<Activation, Activation::Relu>{}); break;
+    case Activation::Silu: f(std::integral_constant<Activation, Activation::Silu>{}); break;
+    case Activation::Tanh: f(std::integral_constant<Activation, Activation::Tanh>{}); break;
+  }
 }
 
 // The activation A, for loops the compiler vectorizes (one instantiation per case).

@@ -1,9 +1,9 @@
 #include "runtime/bert_encoder.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 
+#include "core/env.hpp"
 #include "core/profiler.hpp"
 #include "encore/error.hpp"
 #include "kernels/attention.hpp"
@@ -110,10 +110,8 @@ BertEncoder::BertEncoder(const BertConfig& config, BertWeights w, int threads,
   emb_ln_g_ = std::move(w.embeddings_ln_weight);
   emb_ln_b_ = std::move(w.embeddings_ln_bias);
   const auto act = to_kernel(config.hidden_act);
-  const char* fp32_attention = std::getenv("ENCORE_FP32_ATTENTION");
   const bool bf16_attention =
-      kernels::attention_bf16_supported() &&
-      !(fp32_attention && *fp32_attention && std::string(fp32_attention) != "0");
+      kernels::attention_bf16_supported() && !env_flag("ENCORE_FP32_ATTENTION");
   for (std::size_t li = 0; li < w.layers.size(); ++li) {
     auto& lw = w.layers[li];
     const LayerPrecision& lp = precision_[li];
