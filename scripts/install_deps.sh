@@ -6,6 +6,10 @@ packages=(
   build-essential cmake pkg-config
   nlohmann-json3-dev libicu-dev libcli11-dev libdnnl-dev
   libgtest-dev libgmock-dev libbenchmark-dev graphviz
+  # Debian builds libdnnl with its OpenCL GPU runtime, so dnnl-config.cmake calls
+  # find_package(OpenCL REQUIRED). libdnnl-dev only *recommends* this package and we install
+  # with --no-install-recommends, so it is named here (headers + ICD loader, ~1 MB).
+  ocl-icd-opencl-dev
 )
 missing=()
 for p in "${packages[@]}"; do
