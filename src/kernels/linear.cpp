@@ -138,8 +138,10 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
     std::vector<std::int8_t> qw(static_cast<std::size_t>(in_) * out_);
     w_scale_.resize(out_);
     col_sum_.resize(out_);
+    const bool own = own_int8_kernel();
+    if (!own && !cpu_has_vnni()) weight_bits_ = 7;
     quantize_weights_s8(weight, out_, in_, q.weight_scales, qw.data(), w_scale_.data(),
-                        col_sum_.data());
+                        col_sum_.data(), weight_bits_ == 7);
     bias_f32_.assign(out_, 0.f);
     if (bias) std::copy_n(bias, out_, bias_f32_.begin());
     if (q.input_range) {
@@ -147,7 +149,7 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
       static_scale_ = p.scale;
       static_zero_point_ = p.zero_point;
     }
-    if (own_int8_kernel()) {
+    if (own) {
       own_ = std::make_unique<PackedS8>(qw.data(), out_, in_);
       // The kernel reads whole 64-column panels of these.
       w_scale_.resize(own_->padded_n(), 0.f);
@@ -167,7 +169,14 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
     return;
   }
   const memory::desc w_any({in_, out_}, weight_type(precision_), tag::any);
-  packed_desc_ = make_pd(64, in_, out_, w_any).weights_desc();
+  try {
+    packed_desc_ = make_pd(64, in_, out_, w_any).weights_desc();
+  } catch (const dnnl::error& e) {
+    // oneDNN 2.6 has no BF16 matmul below AVX-512 (not even emulated); callers fall back
+    // to FP32 on such CPUs (cpu_has_native_bf16), so reaching here is a caller's error.
+    throw Error(std::string("no ") + to_string(precision_) + " matmul for a " + std::to_string(in_) + "x" +
+                std::to_string(out_) + " linear on this CPU (oneDNN: " + e.what() + ")");
+  }
   weights_ = memory(packed_desc_, eng);
   // f32 -> f32 or f32 -> bf16 (round to nearest even) in the same reorder.
   memory user(memory::desc({in_, out_}, dt::f32, tag::ba), eng, const_cast<float*>(weight));

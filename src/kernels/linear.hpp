@@ -69,6 +69,8 @@ class Linear {
 
   // Bytes of the packed weight (for memory reports).
   std::size_t packed_bytes() const { return own_ ? own_->bytes() : weights_.get_desc().get_size(); }
+  // INT8: 8, or 7 on CPUs without VNNI (see quantize_weights_s8's reduced_range).
+  int weight_bits() const { return weight_bits_; }
   // True when INT8 runs encore's VNNI kernel rather than oneDNN's matmul.
   bool uses_own_int8_kernel() const { return own_ != nullptr; }
 
@@ -90,6 +92,7 @@ class Linear {
   int in_, out_;
   Activation activation_;
   LinearPrecision precision_;
+  int weight_bits_ = 8;
   dnnl::memory weights_;           // packed (oneDNN layout)
   std::unique_ptr<PackedS8> own_;  // or packed for int8_gemm
   dnnl::memory bias_;

@@ -84,8 +84,8 @@ void quantize_row_static(const float* x, std::int64_t cols, float inv, float zp,
 }
 
 ENCORE_SIMD_CLONES
-void quantize_weight_row(const float* w, std::int64_t in, const float* given, std::int8_t* q,
-                         float* scale, std::int32_t* col_sum) {
+void quantize_weight_row(const float* w, std::int64_t in, const float* given, bool reduced_range,
+                         std::int8_t* q, float* scale, std::int32_t* col_sum) {
   float s;
   if (given) {
     s = *given;
@@ -101,12 +101,15 @@ void quantize_weight_row(const float* w, std::int64_t in, const float* given, st
   for (std::int64_t i = 0; i < in; ++i) {
     const float v = w[i] * inv;
     // Clamp and round |v|, then put the sign back: no float select (see vec_math.hpp).
-    const float mag = round_even(min_nonneg(std::fabs(v), 127.f));
+    float mag = round_even(min_nonneg(std::fabs(v), 127.f));
+    // Halving the 8-bit level (exact in float) keeps a 7-bit weight a function of the 8-bit
+    // one, so a plan's stored weights give the same 7-bit weights as the float model.
+    if (reduced_range) mag = round_even(mag * 0.5f);
     const auto qi = static_cast<std::int32_t>(std::copysign(mag, v));
     q[i] = static_cast<std::int8_t>(qi);
     sum += qi;
   }
-  *scale = s;  // after reading *given: the two may alias
+  *scale = reduced_range ? 2.f * s : s;  // after reading *given: the two may alias
   *col_sum = sum;
 }
 
@@ -177,11 +180,11 @@ U8Params u8_params(float lo, float hi) {
 
 void quantize_weights_s8(const float* w, std::int64_t out, std::int64_t in,
                          const float* given_scale, std::int8_t* q, float* scale,
-                         std::int32_t* col_sum) {
+                         std::int32_t* col_sum, bool reduced_range) {
 #pragma omp parallel for schedule(static) if (out * in > 32768)
   for (std::int64_t o = 0; o < out; ++o)
-    quantize_weight_row(w + o * in, in, given_scale ? given_scale + o : nullptr, q + o * in,
-                        scale + o, col_sum + o);
+    quantize_weight_row(w + o * in, in, given_scale ? given_scale + o : nullptr, reduced_range,
+                        q + o * in, scale + o, col_sum + o);
 }
 
 void dequantize_epilogue(float* y, std::int64_t rows, std::int64_t cols, std::int64_t ldy,

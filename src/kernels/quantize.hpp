@@ -40,9 +40,12 @@ U8Params u8_params(float lo, float hi);
 // (1 if all zero) unless `given_scale` is non-null, in which case those scales (> 0) are used
 // (scale may alias given_scale). q[o,i]=clamp(round(w/scale),-127,127).
 // col_sum[o]=sum_i q[o,i] (for the zero-point compensation).
+// `reduced_range` (CPUs without VNNI): q is then round(q8/2) in [-64, 64] and scale doubles.
+// Their u8 x s8 products go through vpmaddubsw, whose pairwise s16 sums saturate beyond
+// 255·64·2; full 8-bit weights there gave cosines down to 0.987 on plain random rows.
 void quantize_weights_s8(const float* w, std::int64_t out, std::int64_t in,
                          const float* given_scale, std::int8_t* q, float* scale,
-                         std::int32_t* col_sum);
+                         std::int32_t* col_sum, bool reduced_range = false);
 
 // Int8 GEMM epilogue, in place: y holds int32 accumulators acc[r,c] (as int32 bits in the float
 // buffer, leading dimension ldy). Writes

@@ -359,6 +359,35 @@ TEST(QuantizeWeights, GivenScalesReproduceTheQuantizedWeightsExactly) {
   EXPECT_EQ(inplace, s);
 }
 
+// 7-bit weights for CPUs without VNNI: half the 8-bit level, rounded to even, twice the scale,
+// the same from the float weights as from a plan's stored 8-bit weights and scales.
+TEST(QuantizeWeights, ReducedRangeHalvesTheEightBitLevels) {
+  const std::int64_t out = 30, in = 57;
+  const auto w = test::normal_vector(static_cast<std::size_t>(out * in), 43, 0.05f);
+  std::vector<std::int8_t> q8(w.size()), q7(w.size()), q7_plan(w.size());
+  std::vector<float> s8(static_cast<std::size_t>(out)), s7(s8.size()), s7_plan(s8.size()), w_plan(w.size());
+  std::vector<std::int32_t> sum8(s8.size()), sum7(s8.size()), sum7_plan(s8.size());
+  quantize_weights_s8(w.data(), out, in, nullptr, q8.data(), s8.data(), sum8.data());
+  quantize_weights_s8(w.data(), out, in, nullptr, q7.data(), s7.data(), sum7.data(), true);
+  for (std::int64_t o = 0; o < out; ++o) {
+    EXPECT_EQ(s7[o], 2 * s8[o]);
+    std::int32_t sum = 0, extreme = 0;
+    for (std::int64_t i = 0; i < in; ++i) {
+      const int want = static_cast<int>(std::nearbyint(q8[o * in + i] / 2.0));  // ties to even
+      EXPECT_EQ(q7[o * in + i], want) << "channel " << o << " input " << i;
+      sum += want;
+      extreme = std::max(extreme, std::abs(want));
+      w_plan[o * in + i] = static_cast<float>(q8[o * in + i]) * s8[o];
+    }
+    EXPECT_EQ(sum7[o], sum);
+    EXPECT_EQ(extreme, 64) << "channel " << o;  // ±127 halves to ±64: 255·64·2 fits in s16
+  }
+  quantize_weights_s8(w_plan.data(), out, in, s8.data(), q7_plan.data(), s7_plan.data(), sum7_plan.data(), true);
+  EXPECT_EQ(q7_plan, q7);
+  EXPECT_EQ(s7_plan, s7);
+  EXPECT_EQ(sum7_plan, sum7);
+}
+
 // ---------------------------------------------------------------------------------------------
 // dequantize_epilogue
 
