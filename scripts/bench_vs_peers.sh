@@ -6,6 +6,9 @@
 #
 #   scripts/bench_vs_peers.sh [--reps 3] [--models "bert-base minilm-l6"] [--work DIR] [--min-time S]
 #                             [--pad128-models "minilm-l6"] [--no-torch] [--precisions "fp32 bf16 int8"]
+#                             [--contend N] [--no-workload]
+# --contend N: N busy-looping processes run beside every engine's timing (a shared CPU); the
+# same spinners for encore, ORT and PyTorch. --no-workload: fixed shapes only.
 # ORT padded to 128 is slow (11.7 tokens computed per real token): by default it runs for the
 # models in --pad128-models only, once.
 #
@@ -22,6 +25,8 @@ THREADS=2
 PAD128="minilm-l6"
 TORCH=1
 PRECISIONS="fp32"
+CONTEND=0
+WORKLOAD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS=$2; shift 2 ;;
@@ -32,6 +37,8 @@ while [ $# -gt 0 ]; do
     --pad128-models) PAD128=$2; shift 2 ;;
     --no-torch) TORCH=0; shift ;;
     --precisions) PRECISIONS=$2; shift 2 ;;
+    --contend) CONTEND=$2; shift 2 ;;
+    --no-workload) WORKLOAD=0; shift ;;
     *) echo "bench_vs_peers.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -47,6 +54,21 @@ IDS=$WORK/clinc_test.ids.jsonl
 [ -s "$IDS" ] || node "$SHARED/peers/tokenize.mjs" --work "$WORK" "$SHARED/vocab/bert-base-uncased/tokenizer.json" \
   < "$SHARED/data/clinc150/test.jsonl" > "$IDS"
 
+spinners=()
+stop_spinners() {
+  [ ${#spinners[@]} -eq 0 ] || kill "${spinners[@]}" 2>/dev/null || true
+  spinners=()
+}
+trap stop_spinners EXIT
+start_spinners() {
+  stop_spinners
+  for _ in $(seq 1 "$CONTEND"); do
+    bash -c 'while :; do :; done' &
+    spinners+=($!)
+  done
+}
+[ "$CONTEND" -gt 0 ] && start_spinners
+
 for m in $MODELS; do
   dir=$WORK/models/$m
   [ -f "$dir/model.safetensors" ] || /usr/bin/python3 "$SHARED/tools/make_random_bert.py" --preset "$m" --out "$dir"
@@ -58,27 +80,27 @@ for m in $MODELS; do
     echo "== $m rep $r: encore" >&2
     "$ENCORE" bench --model "$dir" --threads "$THREADS" --shapes 1x16,8x128 --min-time "$MIN_TIME" \
       --precision "$(echo $PRECISIONS | tr ' ' ',')" \
-      --ids "$IDS" --batch-size 32 --passes 1 --json "$OUT/$m.encore.$r.json" > /dev/null
+      $([ $WORKLOAD = 1 ] && echo --ids "$IDS" --batch-size 32 --passes 1) --json "$OUT/$m.encore.$r.json" > /dev/null
     echo "== $m rep $r: onnxruntime" >&2
     node "$SHARED/peers/bench_ort.mjs" --model "$onnx" --threads "$THREADS" --shapes 1x16,8x128 \
       --min-time "$MIN_TIME" --json "$OUT/$m.ort-shapes.$r.json" --quiet > /dev/null
-    node "$SHARED/peers/bench_ort.mjs" --model "$onnx" --threads "$THREADS" --ids "$IDS" \
+    [ $WORKLOAD = 0 ] || node "$SHARED/peers/bench_ort.mjs" --model "$onnx" --threads "$THREADS" --ids "$IDS" \
       --batch-size 32 --padding longest --passes 1 --json "$OUT/$m.ort-longest.$r.json" --quiet > /dev/null
     if [ $INT8 = 1 ]; then
       echo "== $m rep $r: onnxruntime int8" >&2
       node "$SHARED/peers/bench_ort.mjs" --model "$WORK/$m/model.int8.onnx" --threads "$THREADS" --shapes 1x16,8x128 \
         --min-time "$MIN_TIME" --json "$OUT/$m.ort8-shapes.$r.json" --quiet > /dev/null
-      node "$SHARED/peers/bench_ort.mjs" --model "$WORK/$m/model.int8.onnx" --threads "$THREADS" --ids "$IDS" \
+      [ $WORKLOAD = 0 ] || node "$SHARED/peers/bench_ort.mjs" --model "$WORK/$m/model.int8.onnx" --threads "$THREADS" --ids "$IDS" \
         --batch-size 32 --padding longest --passes 1 --json "$OUT/$m.ort8-longest.$r.json" --quiet > /dev/null
     fi
     if [ "$TORCH" = 1 ]; then
       echo "== $m rep $r: pytorch" >&2
       /usr/bin/python3 "$SHARED/peers/bench_torch.py" --model "$dir" --threads "$THREADS" --shapes 1x16,8x128 \
         --min-time "$MIN_TIME" --json "$OUT/$m.torch-shapes.$r.json" > /dev/null
-      /usr/bin/python3 "$SHARED/peers/bench_torch.py" --model "$dir" --threads "$THREADS" --ids "$IDS" \
+      [ $WORKLOAD = 0 ] || /usr/bin/python3 "$SHARED/peers/bench_torch.py" --model "$dir" --threads "$THREADS" --ids "$IDS" \
         --batch-size 32 --padding longest --passes 1 --json "$OUT/$m.torch-longest.$r.json" > /dev/null
     fi
-    if [ "$r" = 1 ] && [[ " $PAD128 " == *" $m "* ]]; then
+    if [ "$r" = 1 ] && [ $WORKLOAD = 1 ] && [[ " $PAD128 " == *" $m "* ]]; then
       node "$SHARED/peers/bench_ort.mjs" --model "$onnx" --threads "$THREADS" --ids "$IDS" \
         --batch-size 32 --padding max_length:128 --passes 1 --json "$OUT/$m.ort-max128.$r.json" --quiet > /dev/null
     fi

@@ -2,6 +2,7 @@
 // DOT that GraphViz renders). Timings are not tested.
 #include <gtest/gtest.h>
 
+#include "core/cpu_features.hpp"
 #include "test_support.hpp"
 
 namespace encore {
@@ -52,6 +53,28 @@ TEST(CliTools, BenchJsonSchema) {
   std::filesystem::remove_all(dir);
 }
 
+// --contend N: the run says how many competing processes it had, and none outlives it.
+TEST(CliTools, BenchContendRecordsTheCompetingProcesses) {
+  const auto dir = test::temp_dir("bench_contend");
+  const auto out = dir / "bench.json";
+  const auto r = test::run_cli("bench --model " + tiny() + " --shapes 1x8 --warmup 0 --min-runs 2 --min-time 0 --contend 2 --json " +
+                               out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_CONTAINS(r.out, "2 competing spinning processes");
+  const json j = json::parse(test::slurp(out));
+  EXPECT_EQ(j["machine"]["competing_processes"], 2);
+  EXPECT_EQ(j["machine"]["isa_level"], cpu_features().isa_level());
+  EXPECT_TRUE(j["model"]["kernels"]["16_tokens"].contains("qkv_gemm"));
+  // The children (forks of the CLI, same command line) were killed: none is left. "[-]" keeps
+  // the pattern from matching the shell that runs pgrep.
+  if (std::system("command -v pgrep >/dev/null 2>&1") == 0) {
+    EXPECT_NE(std::system("pgrep -f 'min-time 0 [-]-contend 2' >/dev/null 2>&1"), 0) << "spinners left running";
+  }
+  const auto bad = test::run_cli("bench --model " + tiny() + " --contend -1");
+  EXPECT_NE(bad.exit_code, 0);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CliTools, BenchPeakAloneStoresThePeakAndWritesTheTrace) {
   const auto dir = test::temp_dir("bench_peak");
   const char* old = std::getenv("XDG_CACHE_HOME");
@@ -85,6 +108,13 @@ TEST(CliTools, InspectDescribesAndDrawsThePlan) {
   EXPECT_EQ(j["plan"].size(), 1u + 2 * 7 + 2);  // embeddings, 7 ops per layer, pooler, classifier
   EXPECT_TRUE(j["stored"].contains("F32"));
   EXPECT_GT(j["params"].get<long long>(), 0);
+  // The CPU as encore sees it, and the kernel each layer operation runs.
+  EXPECT_EQ(j["cpu"]["isa_level"], cpu_features().isa_level());
+  EXPECT_CONTAINS(r.out, "cpu            ");
+  for (const char* op : {"qkv_gemm", "attention", "attn_output_gemm", "ffn_up_gemm_gelu", "ffn_down_gemm"})
+    EXPECT_TRUE(j["kernels"].contains(op)) << op;
+  EXPECT_CONTAINS(j["kernels"]["qkv_gemm"].get<std::string>(), "oneDNN");
+  EXPECT_CONTAINS(j["kernels"]["attention"].get<std::string>(), "encore fp32");
   if (std::system("command -v dot >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "GraphViz dot not installed";
   const std::string cmd =

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/benchmark.hpp"
+#include "bench/contention.hpp"
+#include "core/cpu_features.hpp"
 #include "bench/machine.hpp"
 #include "bench/report.hpp"
 #include "commands.hpp"
@@ -73,6 +75,7 @@ void add_bench_command(CLI::App& app) {
   struct Args : ModelArgs {
     std::string shapes, ids, json, markdown, svg;
     bool peak = false;
+    int contend = 0;
     bench::TimingOptions timing;
   };
   auto a = std::make_shared<Args>();
@@ -86,6 +89,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--min-runs", a->timing.min_runs, "Timed runs per shape, at least")->check(CLI::PositiveNumber);
   cmd->add_option("--min-time", a->timing.min_time_s, "Seconds per shape, at least")->check(CLI::NonNegativeNumber);
   cmd->add_option("--passes", a->timing.passes, "Passes over a workload (median reported)")->check(CLI::PositiveNumber);
+  cmd->add_option("--contend", a->contend,
+                  "Run N competing processes that spin on the CPU while measuring (a shared machine)")
+      ->check(CLI::Range(0, 256));
   cmd->add_flag("--peak", a->peak, "Measure this machine's FP32 GEMM peak (stored and reused by later runs)");
   add_data_options(cmd, *a, "Labelled JSON lines: add accuracy");
   cmd->add_option("--json", a->json, "Write the results as JSON");
@@ -130,6 +136,9 @@ void add_bench_command(CLI::App& app) {
     };
     std::vector<Loaded> loaded;
     std::vector<bench::Result> results;
+    // Started after the peak measurement and before the loads: load time is measured under
+    // the same competition as the forwards.
+    const bench::Contention contention(a->contend);
     std::string model_dir;
     int model_threads = 0;
     for (const auto& name : names) {
@@ -181,6 +190,15 @@ void add_bench_command(CLI::App& app) {
                 {"params", model->parameter_count()}, {"bytes_on_disk", impl.bytes_on_disk},
                 {"packed_bytes", impl.encoder->packed_bytes()}, {"load_ms", impl.load_ms},
                 {"rss_after_load_mb", rss_after_load}, {"time_to_first_result_ms", first_result_ms}};
+      if (impl.config.num_hidden_layers > 0) {
+        nlohmann::json k = nlohmann::json::object();
+        for (std::int64_t tokens : {16, 1024}) {
+          nlohmann::json ops = nlohmann::json::object();
+          for (const auto& [op, kernel] : impl.encoder->kernels(0, tokens)) ops[op] = kernel;
+          k[std::to_string(tokens) + "_tokens"] = ops;
+        }
+        l.info["kernels"] = k;
+      }
       if (!a->data.empty()) {
         note("accuracy (" + prec + ") on " + a->data + "...");
         const LabelledData data = read_labelled(*a, *model);
@@ -193,7 +211,9 @@ void add_bench_command(CLI::App& app) {
     note("");
 
     const auto m = bench::machine_info();
-    std::printf("machine  %s, %d CPUs, %d threads, GEMM peak %s\n", m.cpu.c_str(), m.cores, model_threads,
+    std::printf("machine  %s, %s, %d CPUs, %d threads%s, GEMM peak %s\n", m.cpu.c_str(),
+                cpu_features().summary().c_str(), m.cores, model_threads,
+                a->contend ? (", " + std::to_string(a->contend) + " competing spinning processes").c_str() : "",
                 peak > 0 ? (std::to_string(static_cast<int>(peak)) + " GFLOP/s (FP32)").c_str() : "not measured (--peak)");
     for (const auto& l : loaded) {
       const auto& i = l.info;
@@ -225,6 +245,8 @@ void add_bench_command(CLI::App& app) {
 
     nlohmann::json out{
         {"machine", {{"cpu", m.cpu}, {"cores", m.cores}, {"threads", model_threads}, {"isa", m.isa},
+                     {"isa_level", m.isa_level}, {"cpu_features", cpu_features().to_json()},
+                     {"competing_processes", a->contend},
                      {"gemm_peak_gflops", peak > 0 ? nlohmann::json(peak) : nlohmann::json(nullptr)}}},
         {"model", loaded.front().info},
         {"peak_rss_mb", peak_rss},

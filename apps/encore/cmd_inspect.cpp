@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "core/cpu_features.hpp"
 #include "model_args.hpp"
 #include "runtime/execution_plan.hpp"
 #include "runtime/model_impl.hpp"
@@ -22,7 +23,9 @@ void add_inspect_command(CLI::App& app) {
   cmd->add_option("--model", a->model, "Hugging Face model folder (default: the embedded demo model)");
   cmd->add_option("--dot", a->dot, "Write the execution plan as GraphViz DOT (render: dot -Tsvg)");
   cmd->add_option("--json", a->json, "Also write the description as JSON");
-  cmd->add_option("--seq", a->seq, "Sequence length for the FLOPs-per-token figure")->check(CLI::PositiveNumber);
+  cmd->add_option("--seq", a->seq, "Sequence length for the FLOPs-per-token figure and the kernel list")
+      ->check(CLI::PositiveNumber);
+  add_precision_options(cmd, *a, false);
   cmd->callback([a] {
     const auto model = load_model(*a);
     const auto& impl = model->internals();
@@ -54,9 +57,20 @@ void add_inspect_command(CLI::App& app) {
                   static_cast<long long>(u.elements), u.tensors, static_cast<double>(u.bytes) / 1e6);
       dtypes[std::string(io::dtype_name(dt))] = {{"params", u.elements}, {"tensors", u.tensors}, {"bytes", u.bytes}};
     }
-    std::printf("in memory      %.2f MB of FP32 weights packed for oneDNN\n",
+    std::printf("in memory      %.2f MB of weights packed for the kernels\n",
                 static_cast<double>(impl.encoder->packed_bytes()) / 1e6);
     std::printf("FLOPs/token    %.2f MFLOP at sequence length %lld\n", flops / 1e6, static_cast<long long>(a->seq));
+    const CpuFeatures& cpu = cpu_features();
+    std::printf("cpu            %s, %s\n", cpu.model_name.c_str(), cpu.summary().c_str());
+    nlohmann::json kernels = nlohmann::json::object();
+    if (c.num_hidden_layers > 0) {
+      std::printf("kernels        (layer 0, precision %s, %lld tokens)\n", to_string(model->precision()).c_str(),
+                  static_cast<long long>(a->seq));
+      for (const auto& [op, kernel] : impl.encoder->kernels(0, a->seq)) {
+        std::printf("  %-28s %s\n", op.c_str(), kernel.c_str());
+        kernels[op] = kernel;
+      }
+    }
     std::printf("execution plan (T = tokens in the batch, B = sequences):\n");
     nlohmann::json steps = nlohmann::json::array();
     for (std::size_t i = 0; i < plan.size(); ++i) {
@@ -78,7 +92,8 @@ void add_inspect_command(CLI::App& app) {
                        {"intermediate", c.intermediate_size}, {"activation", to_string(c.hidden_act)},
                        {"params", model->parameter_count()}, {"stored", dtypes},
                        {"packed_bytes", impl.encoder->packed_bytes()}, {"flops_per_token", flops},
-                       {"seq", a->seq}, {"plan", steps}};
+                       {"seq", a->seq}, {"plan", steps}, {"cpu", cpu.to_json()},
+                       {"precision", to_string(model->precision())}, {"kernels", kernels}};
       std::ofstream f(a->json);
       if (!f) throw InputError("cannot write '" + a->json + "'");
       f << j.dump(2) << "\n";

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cpu_features.hpp"
 #include "kernels/linear.hpp"
 #include "runtime/threads.hpp"
 
@@ -36,22 +37,18 @@ double status_field_mb(const char* key) {
 }  // namespace
 
 MachineInfo machine_info() {
+  const CpuFeatures& f = cpu_features();
   MachineInfo m;
   m.cores = runtime::available_cpus();
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  std::set<std::string> flags;
-  while (std::getline(in, line)) {
-    if (m.cpu.empty() && line.rfind("model name", 0) == 0) m.cpu = line.substr(line.find(':') + 2);
-    if (flags.empty() && line.rfind("flags", 0) == 0) {
-      std::istringstream ss(line.substr(line.find(':') + 1));
-      std::string f;
-      while (ss >> f) flags.insert(f);
-    }
+  m.cpu = f.model_name;
+  if (m.cpu.empty()) {  // no brand string (some hypervisors): what the kernel says
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (m.cpu.empty() && std::getline(in, line))
+      if (line.rfind("model name", 0) == 0) m.cpu = line.substr(line.find(':') + 2);
   }
-  for (const char* f : {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
-                        "avx_vnni", "amx_tile", "amx_bf16", "amx_int8"})
-    if (flags.count(f)) m.isa.push_back(f);
+  m.isa = f.names();
+  m.isa_level = f.isa_level();
   return m;
 }
 

@@ -10,7 +10,8 @@ namespace encore::bench {
 struct MachineInfo {
   std::string cpu;
   int cores = 0;  // CPUs this process may use
-  std::vector<std::string> isa;  // e.g. avx512f, avx512_vnni, avx512_bf16, amx_tile
+  std::vector<std::string> isa;  // usable extensions: avx2, avx512_vnni, amx_int8, ...
+  std::string isa_level;         // x86-64-v2 / -v3 / -v4
 };
 MachineInfo machine_info();
 

@@ -1,5 +1,7 @@
 #include "core/profiler.hpp"
 
+#include "core/cpu_features.hpp"
+
 #include <fstream>
 #include <thread>
 #include <unordered_map>
@@ -57,7 +59,7 @@ void Profiler::write_chrome_trace(const std::filesystem::path& path) const {
     }
   }
   nlohmann::json doc{{"traceEvents", std::move(events)}, {"displayTimeUnit", "ms"},
-                     {"otherData", {{"producer", "encore"}}}};
+                     {"otherData", {{"producer", "encore"}, {"cpu", cpu_features().to_json()}}}};
   const auto tmp = path.string() + ".tmp";
   {
     std::ofstream out(tmp);

@@ -64,6 +64,7 @@ class ProfileScope {
   bool active() const { return active_; }
   // Attach arguments (shapes, FLOPs) only when active: callers guard work with active().
   void set_args(nlohmann::json args) { args_ = std::move(args); }
+  void add_arg(const char* key, nlohmann::json value) { args_[key] = std::move(value); }
   // Adds "gflops" computed from the elapsed time so far.
   void set_flops(double flops);
 

@@ -14,6 +14,7 @@
 #define ENCORE_ATTENTION_BF16 0
 #endif
 
+#include "core/cpu_features.hpp"
 #include "core/env.hpp"
 #include "kernels/simd.hpp"
 #include "kernels/vec_math.hpp"
@@ -512,16 +513,18 @@ bool attention_bf16_supported() {
 #if ENCORE_ATTENTION_BF16
   // ENCORE_NO_BF16=1 behaves as a CPU without BF16 instructions (tests of the fallback).
   if (env_flag("ENCORE_NO_BF16")) return false;
-  static const bool cpu = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512bf16");
-  }();
-  return cpu;
+  const CpuFeatures& f = cpu_features();
+  return f.has_avx512_core() && f.avx512_bf16;
 #else
   return false;
 #endif
+}
+
+std::string attention_kernel_name(AttentionPrecision precision, std::int32_t head_size) {
+  if (precision == AttentionPrecision::BF16 && bf16_head_size(head_size) && attention_bf16_supported())
+    return "encore bf16 (avx512_bf16 vdpbf16ps)";
+  // The FP32 loops are function clones: the loader picks the CPU's level.
+  return "encore fp32 (" + cpu_features().isa_level() + " clone)";
 }
 
 std::size_t attention_scratch_floats(std::int32_t max_len, AttentionShape shape, int threads,

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace encore::kernels {
 
@@ -21,6 +22,9 @@ enum class AttentionPrecision { FP32, BF16 };
 // True when the CPU has AVX512_BF16 and ENCORE_NO_BF16 is unset, empty or "0" (the variable
 // makes the engine behave as on a CPU without BF16 instructions). Reads the variable each call.
 bool attention_bf16_supported();
+
+// Which code path self_attention runs for this request here (inspect, --profile).
+std::string attention_kernel_name(AttentionPrecision precision, std::int32_t head_size);
 
 // qkv: [tokens, 3H] rows (Q | K | V, head h at columns h*d of each third).
 // seq_begin: num_seqs + 1 token offsets. ctx: [tokens, H] output.

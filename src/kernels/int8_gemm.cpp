@@ -1,5 +1,7 @@
 #include "kernels/int8_gemm.hpp"
 
+#include "core/cpu_features.hpp"
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -120,8 +122,8 @@ void activate_row(float* y, std::int64_t n, Activation act) {
 }  // namespace
 
 bool int8_gemm_supported() {
-  return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512dq");
+  const CpuFeatures& f = cpu_features();
+  return f.avx512_vnni && f.has_avx512_core();
 }
 
 void PackedS8::Free::operator()(std::int8_t* p) const {

@@ -7,6 +7,7 @@
 
 #include <omp.h>
 
+#include "core/cpu_features.hpp"
 #include "core/env.hpp"
 #include "encore/error.hpp"
 #include "kernels/quantize.hpp"
@@ -37,8 +38,8 @@ const char* to_string(LinearPrecision p) {
 bool cpu_has_native_bf16() {
   // ENCORE_NO_BF16=1 behaves as a CPU without BF16 instructions (tests of the fallback).
   if (env_flag("ENCORE_NO_BF16")) return false;
-  const auto isa = dnnl::get_effective_cpu_isa();
-  return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+  const CpuFeatures& f = cpu_features();
+  return f.has_avx512_core() && (f.avx512_bf16 || f.amx_bf16);
 }
 
 // ENCORE_INT8_KERNEL=onednn runs INT8 through oneDNN even where encore's kernel could (A/B
@@ -50,6 +51,7 @@ bool own_int8_kernel() {
 }
 
 bool cpu_has_vnni() {
+  // What oneDNN will run (DNNL_MAX_CPU_ISA may cap it below the CPU's features).
   const auto isa = dnnl::get_effective_cpu_isa();
   return isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
          isa == dnnl::cpu_isa::avx512_core_amx || isa == dnnl::cpu_isa::avx2_vnni;
@@ -189,7 +191,7 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
 
 const Linear::Prepared& Linear::prepared(std::int64_t rows, std::int64_t ldx,
                                          std::int64_t ldy) const {
-  const Key key{rows, ldx, ldy};
+  const Key key{rows, ldx, ldy, omp_get_max_threads()};
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = cache_.find(key);
   if (it != cache_.end()) return *it->second;
@@ -198,8 +200,16 @@ const Linear::Prepared& Linear::prepared(std::int64_t rows, std::int64_t ldx,
   if (pd.weights_desc() != packed_desc_)
     throw Error("oneDNN chose a different weight layout for " + std::to_string(rows) + " rows");
   auto p = std::make_unique<Prepared>(
-      Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), pd.scratchpad_desc().get_size()});
+      Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), pd.scratchpad_desc().get_size(), pd.impl_info_str()});
   return *cache_.emplace(key, std::move(p)).first->second;
+}
+
+std::string Linear::kernel_name(std::int64_t rows) const {
+  if (own_) return "encore int8 avx512_vnni (fused epilogue)";
+  std::string name = "oneDNN " + prepared(rows, in_, out_).impl;
+  if (precision_ != LinearPrecision::FP32) name += std::string(" ") + to_string(precision_);
+  if (weight_bits_ == 7) name += " (7-bit weights)";
+  return name;
 }
 
 std::size_t Linear::input_bytes(std::int64_t rows) const {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -71,6 +72,9 @@ class Linear {
   std::size_t packed_bytes() const { return own_ ? own_->bytes() : weights_.get_desc().get_size(); }
   // INT8: 8, or 7 on CPUs without VNNI (see quantize_weights_s8's reduced_range).
   int weight_bits() const { return weight_bits_; }
+  // The implementation that runs this linear for `rows` rows, e.g. "oneDNN brg:avx2" or
+  // "encore int8 avx512_vnni" (inspect, --profile).
+  std::string kernel_name(std::int64_t rows) const;
   // True when INT8 runs encore's VNNI kernel rather than oneDNN's matmul.
   bool uses_own_int8_kernel() const { return own_ != nullptr; }
 
@@ -79,6 +83,7 @@ class Linear {
     dnnl::matmul primitive;
     dnnl::memory::desc scratch_desc;
     std::size_t scratchpad = 0;
+    std::string impl;  // oneDNN's implementation name, e.g. "brg:avx512_core"
   };
   // FP32 reads x in place (ldx matters); BF16/INT8 read their dense converted copy.
   const Prepared& prepared(std::int64_t rows, std::int64_t ldx, std::int64_t ldy) const;
@@ -104,13 +109,15 @@ class Linear {
   float static_scale_ = 0;
   std::int32_t static_zero_point_ = 0;
 
+  // oneDNN fixes a primitive's thread partitioning when it is created.
   struct Key {
     std::int64_t rows, ldx, ldy;
+    int threads;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
     std::size_t operator()(const Key& k) const {
-      return std::hash<std::int64_t>()(k.rows * 1000003 + k.ldx * 131 + k.ldy);
+      return std::hash<std::int64_t>()(k.rows * 1000003 + k.ldx * 131 + k.ldy + (std::int64_t{k.threads} << 40));
     }
   };
   mutable std::mutex mutex_;

@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <string>
 
+#include <omp.h>
+
 #include "core/env.hpp"
 #include "core/profiler.hpp"
 #include "encore/error.hpp"
 #include "kernels/attention.hpp"
 #include "kernels/embeddings.hpp"
 #include "kernels/layer_norm.hpp"
+#include "runtime/cpu_share.hpp"
 
 namespace encore::runtime {
 namespace {
@@ -165,6 +168,17 @@ std::size_t BertEncoder::packed_bytes() const {
   return n;
 }
 
+std::vector<std::pair<std::string, std::string>> BertEncoder::kernels(int layer,
+                                                                    std::int64_t tokens) const {
+  const Layer& l = layers_.at(static_cast<std::size_t>(layer));
+  const auto d = static_cast<std::int32_t>(H_ / config_.num_attention_heads);
+  return {{"qkv_gemm", l.qkv->kernel_name(tokens)},
+          {"attention", kernels::attention_kernel_name(l.attention, d)},
+          {"attn_output_gemm", l.attn_out->kernel_name(tokens)},
+          {"ffn_up_gemm_gelu", l.ffn_in->kernel_name(tokens)},
+          {"ffn_down_gemm", l.ffn_out->kernel_name(tokens)}};
+}
+
 BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx, bool want_pooler,
                                           bool want_logits, ForwardObserver* observer) const {
   const std::int64_t T = batch.tokens();
@@ -182,6 +196,10 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
       throw InputError("sequence of more than " + std::to_string(P) +
                        " tokens is longer than the model's position table");
   }
+  // Fewer threads while other processes hold some of our CPUs (cpu_share.hpp); every
+  // OpenMP region and oneDNN primitive of this forward then runs on that many.
+  const int threads = threads_now(threads_);
+  omp_set_num_threads(threads);
   want_pooler = (want_pooler || want_logits) && pooler_;
   want_logits = want_logits && classifier_;
 
@@ -223,6 +241,7 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
     if (observer) observer->linear_input(layer, slot, in, T, lin.in_features(), lin.in_features());
     lin.forward(in, T, out, stream, scr);
     gemm(p, T, lin.in_features(), lin.out_features());
+    if (p.active()) p.add_arg("kernel", lin.kernel_name(T));
   };
   {
     ProfileScope p("op", "embeddings");
@@ -239,13 +258,14 @@ BertEncoder::Outputs BertEncoder::forward(const PackedBatch& batch, Context& ctx
     linear("qkv_gemm", i, LinearSlot::Qkv, *l.qkv, x, qkv);
     {
       ProfileScope p("op", "attention", i);
-      kernels::self_attention(qkv, batch.seq_begin.data(), n, shape, attn, base + ap.attn, threads_,
+      kernels::self_attention(qkv, batch.seq_begin.data(), n, shape, attn, base + ap.attn, threads,
                               l.attention);
       if (p.active()) {
         p.set_args({{"sequences", n},
                     {"heads", shape.heads},
                     {"max_len", batch.max_length()},
-                    {"bf16", l.attention == kernels::AttentionPrecision::BF16 ? 1 : 0}});
+                    {"bf16", l.attention == kernels::AttentionPrecision::BF16 ? 1 : 0},
+                    {"kernel", kernels::attention_kernel_name(l.attention, shape.hidden / shape.heads)}});
         p.set_flops(attn_flops);
       }
     }

@@ -69,6 +69,9 @@ class BertEncoder {
   std::size_t packed_bytes() const;
   int threads() const { return threads_; }
   const std::vector<LayerPrecision>& precision() const { return precision_; }
+  // The kernel each operation of layer `layer` runs for a batch of `tokens` tokens:
+  // {op name, implementation} in forward order (inspect, bench, --profile).
+  std::vector<std::pair<std::string, std::string>> kernels(int layer, std::int64_t tokens) const;
 
  private:
   struct Layer {
