@@ -82,16 +82,27 @@ TEST(CliTools, BenchPeakAloneStoresThePeakAndWritesTheTrace) {
   setenv("XDG_CACHE_HOME", dir.c_str(), 1);  // the peak cache goes here, not to the user's
   const auto trace = dir / "peak.json";
   const auto r = test::run_cli("bench --threads 1 --peak --profile " + trace.string());
+  // A later run reads the cached roofline and places each result on it.
+  const auto out = dir / "bench.json";
+  const auto later = test::run_cli("bench --threads 1 --model " + tiny() +
+                                   " --shapes 1x8 --warmup 0 --min-runs 2 --min-time 0 --json " + out.string());
   if (old)
     setenv("XDG_CACHE_HOME", saved.c_str(), 1);
   else
     unsetenv("XDG_CACHE_HOME");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_CONTAINS(r.out, "FP32 GEMM peak (oneDNN, 1 threads)");
+  for (const char* line : {"FP32 GEMM peak (1 threads)", "INT8 GEMM peak (1 threads)", "read bandwidth (1 threads)"})
+    EXPECT_CONTAINS(r.out, line);
   const json cache = json::parse(test::slurp(dir / "encore" / "gemm_peak.json"));
   ASSERT_EQ(cache.size(), 1u);
-  EXPECT_GT(cache.begin()->get<double>(), 0);
+  for (const char* k : {"fp32_gflops", "int8_gops", "read_gbs"}) EXPECT_GT(cache.begin()->at(k).get<double>(), 0) << k;
   EXPECT_TRUE(json::parse(test::slurp(trace))["traceEvents"].is_array());
+  ASSERT_EQ(later.exit_code, 0) << later.err;
+  const json j = json::parse(test::slurp(out));
+  EXPECT_GT(j["results"][0]["roofline_fraction"].get<double>(), 0);
+  const std::string bound = j["results"][0]["roofline_bound"];
+  EXPECT_TRUE(bound == "compute" || bound == "memory") << bound;
+  EXPECT_GT(j["machine"]["roofline"]["read_gbs"].get<double>(), 0);
   std::filesystem::remove_all(dir);
 }
 

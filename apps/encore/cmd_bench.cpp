@@ -1,5 +1,5 @@
 // encore bench: forward-pass speed on fixed shapes and real workloads, with the machine's
-// GEMM peak, memory, load time and (optionally) accuracy, as a table, JSON, markdown and SVG.
+// roofline (GEMM peaks per precision, read bandwidth), memory, load time and (optionally) accuracy, as a table, JSON, markdown and SVG.
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +15,7 @@
 #include "core/cpu_features.hpp"
 #include "bench/machine.hpp"
 #include "bench/report.hpp"
+#include "bench/roofline.hpp"
 #include "commands.hpp"
 #include "jsonl_inputs.hpp"
 #include "model_args.hpp"
@@ -48,14 +49,15 @@ std::vector<bench::Row> read_ids_file(const std::string& path) {
   return rows;
 }
 
-nlohmann::json to_json(const bench::Result& r, double peak) {
+nlohmann::json to_json(const bench::Result& r) {
   const auto& l = r.latency_ms;
   nlohmann::json j{{"precision", r.precision}, {"name", r.name}, {"batch", r.batch}, {"seq", r.seq},
                    {"sequences", r.sequences}, {"tokens", r.tokens}, {"runs", r.runs}, {"wall_s", r.wall_s},
                    {"latency_ms", {{"mean", l.mean}, {"std", l.std}, {"min", l.min}, {"p50", l.p50},
                                    {"p95", l.p95}, {"p99", l.p99}, {"max", l.max}}},
                    {"seq_per_s", r.seq_per_s}, {"tokens_per_s", r.tokens_per_s}, {"gflops", r.gflops},
-                   {"peak_fraction", peak > 0 ? nlohmann::json(r.gflops / peak) : nlohmann::json(nullptr)}};
+                   {"roofline_fraction", r.roofline_fraction > 0 ? nlohmann::json(r.roofline_fraction) : nlohmann::json(nullptr)},
+                   {"roofline_bound", r.bound.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.bound)}};
   return j;
 }
 
@@ -92,7 +94,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--contend", a->contend,
                   "Run N competing processes that spin on the CPU while measuring (a shared machine)")
       ->check(CLI::Range(0, 256));
-  cmd->add_flag("--peak", a->peak, "Measure this machine's FP32 GEMM peak (stored and reused by later runs)");
+  cmd->add_flag("--peak", a->peak, "Measure the roofline: FP32/BF16/INT8 GEMM peaks and read bandwidth (cached per CPU)");
   add_data_options(cmd, *a, "Labelled JSON lines: add accuracy");
   cmd->add_option("--json", a->json, "Write the results as JSON");
   cmd->add_option("--markdown", a->markdown, "Write the results as a markdown table");
@@ -104,12 +106,15 @@ void add_bench_command(CLI::App& app) {
       if (tty) std::cerr << "\r\033[K" << s << std::flush;
     };
     const int threads = a->threads > 0 ? a->threads : runtime::available_cpus();
-    double peak = bench::cached_gemm_peak(threads);
+    bench::Roofline roof = bench::cached_roofline(threads);
     if (a->peak) {
-      note("measuring the FP32 GEMM peak...");
-      peak = bench::measure_gemm_peak(threads);
-      bench::store_gemm_peak(threads, peak);
-      std::printf("FP32 GEMM peak (oneDNN, %d threads): %.1f GFLOP/s\n", threads, peak);
+      note("measuring the GEMM peaks and the read bandwidth...");
+      roof = bench::measure_roofline(threads);
+      bench::store_roofline(threads, roof);
+      std::printf("FP32 GEMM peak (%d threads): %.1f GFLOP/s\n", threads, roof.fp32_gflops);
+      if (roof.bf16_gflops > 0) std::printf("BF16 GEMM peak (%d threads): %.1f GFLOP/s\n", threads, roof.bf16_gflops);
+      std::printf("INT8 GEMM peak (%d threads): %.1f GOP/s\n", threads, roof.int8_gops);
+      std::printf("read bandwidth (%d threads): %.1f GB/s\n", threads, roof.read_gbs);
       if (a->shapes.empty() && a->input.empty() && a->ids.empty() && a->data.empty()) {
         finish_profile(*a);  // --profile still gets its trace
         return;
@@ -183,12 +188,25 @@ void add_bench_command(CLI::App& app) {
         }
         workload(a->input, std::move(rows));
       }
-      for (std::size_t i = first_result; i < results.size(); ++i) results[i].precision = prec;
+      // Each call streams every linear's packed weights once; a workload pass makes one call
+      // per batch.
+      const double weight_bytes = static_cast<double>(impl.encoder->streamed_weight_bytes());
+      for (std::size_t i = first_result; i < results.size(); ++i) {
+        bench::Result& r = results[i];
+        r.precision = prec;
+        const std::int64_t calls = r.seq ? 1 : (r.sequences + r.batch - 1) / std::max<std::int64_t>(r.batch, 1);
+        const bench::RooflineBound b = bench::roofline_time(roof, prec, r.flops, weight_bytes * static_cast<double>(calls));
+        if (b.time_s > 0 && r.wall_s > 0) {
+          r.roofline_fraction = b.time_s / r.wall_s;
+          r.bound = b.bound;
+        }
+      }
       Loaded l;
       l.precision = prec;
       l.info = {{"path", impl.dir.string()}, {"precision", prec}, {"layers", model->layer_precisions()},
                 {"params", model->parameter_count()}, {"bytes_on_disk", impl.bytes_on_disk},
-                {"packed_bytes", impl.encoder->packed_bytes()}, {"load_ms", impl.load_ms},
+                {"packed_bytes", impl.encoder->packed_bytes()},
+                {"streamed_weight_bytes", impl.encoder->streamed_weight_bytes()}, {"load_ms", impl.load_ms},
                 {"rss_after_load_mb", rss_after_load}, {"time_to_first_result_ms", first_result_ms}};
       if (impl.config.num_hidden_layers > 0) {
         nlohmann::json k = nlohmann::json::object();
@@ -211,10 +229,17 @@ void add_bench_command(CLI::App& app) {
     note("");
 
     const auto m = bench::machine_info();
-    std::printf("machine  %s, %s, %d CPUs, %d threads%s, GEMM peak %s\n", m.cpu.c_str(),
-                cpu_features().summary().c_str(), m.cores, model_threads,
-                a->contend ? (", " + std::to_string(a->contend) + " competing spinning processes").c_str() : "",
-                peak > 0 ? (std::to_string(static_cast<int>(peak)) + " GFLOP/s (FP32)").c_str() : "not measured (--peak)");
+    std::printf("machine  %s, %s, %d CPUs, %d threads%s\n", m.cpu.c_str(), cpu_features().summary().c_str(), m.cores,
+                model_threads,
+                a->contend ? (", " + std::to_string(a->contend) + " competing spinning processes").c_str() : "");
+    if (roof.fp32_gflops > 0) {
+      std::printf("roofline GEMM peaks FP32 %.0f GFLOP/s, BF16 %s, INT8 %.0f GOP/s; read bandwidth %.1f GB/s\n",
+                  roof.fp32_gflops,
+                  roof.bf16_gflops > 0 ? (std::to_string(static_cast<int>(roof.bf16_gflops)) + " GFLOP/s").c_str() : "-",
+                  roof.int8_gops, roof.read_gbs);
+    } else {
+      std::printf("roofline not measured (bench --peak)\n");
+    }
     for (const auto& l : loaded) {
       const auto& i = l.info;
       std::printf("model    %s [%s]: %lld params, %.1f MB on disk, %.1f MB packed, load %.0f ms, first result %.0f ms, "
@@ -226,14 +251,17 @@ void add_bench_command(CLI::App& app) {
                   i["time_to_first_result_ms"].get<double>(), i["rss_after_load_mb"].get<double>());
     }
     std::printf("%-24s %12s %6s %9s %8s %9s %9s %9s %10s %11s %8s %6s\n", "shape/workload", "precision", "runs",
-                "mean ms", "std", "p50", "p95", "p99", "seq/s", "tokens/s", "GFLOP/s", "%peak");
+                "mean ms", "std", "p50", "p95", "p99", "seq/s", "tokens/s", "GFLOP/s", "%roof");
     nlohmann::json jr = nlohmann::json::array();
     for (const auto& r : results) {
       const auto& l = r.latency_ms;
       std::printf("%-24s %12s %6d %9.2f %8.2f %9.2f %9.2f %9.2f %10.1f %11.0f %8.1f %6s\n", r.name.c_str(),
                   r.precision.c_str(), r.runs, l.mean, l.std, l.p50, l.p95, l.p99, r.seq_per_s, r.tokens_per_s,
-                  r.gflops, peak > 0 ? std::to_string(static_cast<int>(100 * r.gflops / peak + 0.5)).c_str() : "-");
-      jr.push_back(to_json(r, peak));
+                  r.gflops,
+                  r.roofline_fraction > 0
+                      ? (std::to_string(static_cast<int>(100 * r.roofline_fraction + 0.5)) + (r.bound == "memory" ? "m" : "c")).c_str()
+                      : "-");
+      jr.push_back(to_json(r));
     }
     for (const auto& l : loaded)
       if (!l.accuracy.is_null())
@@ -247,7 +275,8 @@ void add_bench_command(CLI::App& app) {
         {"machine", {{"cpu", m.cpu}, {"cores", m.cores}, {"threads", model_threads}, {"isa", m.isa},
                      {"isa_level", m.isa_level}, {"cpu_features", cpu_features().to_json()},
                      {"competing_processes", a->contend},
-                     {"gemm_peak_gflops", peak > 0 ? nlohmann::json(peak) : nlohmann::json(nullptr)}}},
+                     {"gemm_peak_gflops", roof.fp32_gflops > 0 ? nlohmann::json(roof.fp32_gflops) : nlohmann::json(nullptr)},
+                     {"roofline", roof.to_json()}}},
         {"model", loaded.front().info},
         {"peak_rss_mb", peak_rss},
         {"results", jr}};
@@ -264,7 +293,7 @@ void add_bench_command(CLI::App& app) {
     }
     if (!a->json.empty()) write_text(a->json, out.dump(2) + "\n");
     const std::string title = "encore bench: " + model_dir + ", " + std::to_string(model_threads) + " threads";
-    if (!a->markdown.empty()) write_text(a->markdown, bench::markdown_report(results, title, peak));
+    if (!a->markdown.empty()) write_text(a->markdown, bench::markdown_report(results, title));
     if (!a->svg.empty()) write_text(a->svg, bench::svg_report(results, title));
     finish_profile(*a);
   });

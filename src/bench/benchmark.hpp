@@ -35,6 +35,10 @@ struct Result {
   double seq_per_s = 0, tokens_per_s = 0;
   double flops = 0;  // per timed unit
   double gflops = 0;  // achieved, flops / wall_s
+  // The roofline's least time for this unit over the measured time (0: roofline unknown),
+  // and what bounds it ("compute" or "memory").
+  double roofline_fraction = 0;
+  std::string bound;
 };
 
 // FLOPs of one forward pass over sequences of these lengths (GEMMs + attention products).

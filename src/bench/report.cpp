@@ -39,19 +39,21 @@ double nice_max(double v) {
 
 }  // namespace
 
-std::string markdown_report(const std::vector<Result>& results, const std::string& title, double peak) {
+std::string markdown_report(const std::vector<Result>& results, const std::string& title) {
+  bool roof = false;
+  for (const auto& r : results) roof = roof || r.roofline_fraction > 0;
   std::ostringstream o;
   o << "### " << title << "\n\n";
   o << "| shape / workload | precision | runs | mean ms | std | p50 | p95 | p99 | seq/s | tokens/s | GFLOP/s |"
-    << (peak > 0 ? " % of FP32 GEMM peak |" : "") << "\n";
-  o << "|---|---|---|---|---|---|---|---|---|---|---|" << (peak > 0 ? "---|" : "") << "\n";
+    << (roof ? " % of roofline |" : "") << "\n";
+  o << "|---|---|---|---|---|---|---|---|---|---|---|" << (roof ? "---|" : "") << "\n";
   for (const auto& r : results) {
     const auto& l = r.latency_ms;
     o << "| " << r.name << " | " << r.precision << " | " << r.runs << " | " << fmt("%.2f", l.mean) << " | "
       << fmt("%.2f", l.std) << " | " << fmt("%.2f", l.p50) << " | " << fmt("%.2f", l.p95) << " | "
       << fmt("%.2f", l.p99) << " | " << fmt("%.1f", r.seq_per_s) << " | " << fmt("%.0f", r.tokens_per_s) << " | "
       << fmt("%.1f", r.gflops) << " |";
-    if (peak > 0) o << " " << fmt("%.1f", 100.0 * r.gflops / peak) << " |";
+    if (roof) o << " " << (r.roofline_fraction > 0 ? fmt("%.1f", 100.0 * r.roofline_fraction) + " (" + r.bound + ")" : "-") << " |";
     o << "\n";
   }
   return o.str();

@@ -9,7 +9,8 @@
 
 namespace encore::bench {
 
-std::string markdown_report(const std::vector<Result>& results, const std::string& title, double peak_gflops);
+// With a "% of roofline" column when the results carry their roofline fraction.
+std::string markdown_report(const std::vector<Result>& results, const std::string& title);
 std::string svg_report(const std::vector<Result>& results, const std::string& title);
 
 }  // namespace encore::bench

@@ -158,8 +158,12 @@ BertEncoder::BertEncoder(const BertConfig& config, BertWeights w, int threads,
 }
 
 std::size_t BertEncoder::packed_bytes() const {
-  std::size_t n =
-      (word_.data.size() + position_.data.size() + token_type_.data.size()) * sizeof(float);
+  return (word_.data.size() + position_.data.size() + token_type_.data.size()) * sizeof(float) +
+         streamed_weight_bytes();
+}
+
+std::size_t BertEncoder::streamed_weight_bytes() const {
+  std::size_t n = 0;
   for (const auto& l : layers_)
     n += l.qkv->packed_bytes() + l.attn_out->packed_bytes() + l.ffn_in->packed_bytes() +
          l.ffn_out->packed_bytes();

@@ -67,6 +67,8 @@ class BertEncoder {
   std::int64_t hidden_size() const { return H_; }
   std::int64_t num_labels() const { return classifier_ ? classifier_->out_features() : 0; }
   std::size_t packed_bytes() const;
+  // Bytes of the linears' packed weights: what one forward streams from memory at least.
+  std::size_t streamed_weight_bytes() const;
   int threads() const { return threads_; }
   const std::vector<LayerPrecision>& precision() const { return precision_; }
   // The kernel each operation of layer `layer` runs for a batch of `tokens` tokens:
