@@ -75,6 +75,30 @@ TEST(CliTools, BenchContendRecordsTheCompetingProcesses) {
   std::filesystem::remove_all(dir);
 }
 
+// encore tune re-measures and prints each measured choice; on CPUs where nothing has two
+// candidates it says so.
+TEST(CliTools, TuneMeasuresAndCachesTheKernelChoices) {
+  const auto dir = test::temp_dir("tune");
+  const char* old = std::getenv("XDG_CACHE_HOME");
+  const std::string saved = old ? old : "";
+  setenv("XDG_CACHE_HOME", dir.c_str(), 1);
+  const auto r = test::run_cli("tune --threads 1 --model " + tiny());
+  if (old)
+    setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  else
+    unsetenv("XDG_CACHE_HOME");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_CONTAINS(r.out, cpu_features().isa_level());
+  if (r.out.find("no operation of this model") == std::string::npos) {
+    // tiny-random-bert: hidden 96, FFN 384, QKV 288 (and the pooler's 96x96).
+    for (const char* op : {"linear.fp32.96x288", "linear.fp32.96x384", "linear.fp32.384x96"}) EXPECT_CONTAINS(r.out, op);
+    const json cache = json::parse(test::slurp(dir / "encore" / "kernels.json"));
+    ASSERT_EQ(cache.size(), 1u);
+    EXPECT_TRUE(cache.begin()->contains("linear.fp32.96x384"));
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CliTools, BenchPeakAloneStoresThePeakAndWritesTheTrace) {
   const auto dir = test::temp_dir("bench_peak");
   const char* old = std::getenv("XDG_CACHE_HOME");

@@ -16,5 +16,6 @@ void add_eval_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_build_command(CLI::App& app);
+void add_tune_command(CLI::App& app);
 
 }  // namespace encore::cli

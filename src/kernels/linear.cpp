@@ -1,6 +1,8 @@
 #include "kernels/linear.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -10,6 +12,7 @@
 #include "core/cpu_features.hpp"
 #include "core/env.hpp"
 #include "encore/error.hpp"
+#include "kernels/kernel_choice.hpp"
 #include "kernels/quantize.hpp"
 
 namespace encore::kernels {
@@ -172,7 +175,12 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
   }
   const memory::desc w_any({in_, out_}, weight_type(precision_), tag::any);
   try {
-    packed_desc_ = make_pd(64, in_, out_, w_any).weights_desc();
+    const auto pd = make_pd(64, in_, out_, w_any);
+    packed_desc_ = pd.weights_desc();
+    // Without brgemm (no AVX-512), oneDNN runs gemm:jit on plain weights, and which plain
+    // layout is faster depends on the shape and row count: measured, once per CPU model.
+    if (precision_ == LinearPrecision::FP32 && std::string(pd.impl_info_str()).rfind("gemm", 0) == 0)
+      packed_desc_ = choose_plain_layout(weight);
   } catch (const dnnl::error& e) {
     // oneDNN 2.6 has no BF16 matmul below AVX-512 (not even emulated); callers fall back
     // to FP32 on such CPUs (cpu_has_native_bf16), so reaching here is a caller's error.
@@ -187,6 +195,51 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
   auto* bp = static_cast<float*>(bias_.get_data_handle());
   for (int i = 0; i < out_; ++i) bp[i] = bias ? bias[i] : 0.f;
   s.wait();
+}
+
+// Times oneDNN's matmul with the weights in `layout` at a small (online) and a large (batch)
+// row count; the score is the sum of log times, so both count alike whatever their scale.
+double Linear::time_layout(const float* weight, const memory::desc& layout) const {
+  auto& eng = cpu_engine();
+  dnnl::stream s(eng);
+  memory w(layout, eng);
+  memory user(memory::desc({in_, out_}, dt::f32, tag::ba), eng, const_cast<float*>(weight));
+  dnnl::reorder(user, w).execute(s, user, w);
+  s.wait();
+  double score = 0;
+  for (const std::int64_t rows : {16, 1024}) {
+    const auto pd = make_pd(rows, in_, out_, layout);
+    dnnl::matmul mm(pd);
+    std::vector<float> x(static_cast<std::size_t>(rows) * in_, 0.5f), y(static_cast<std::size_t>(rows) * out_);
+    std::vector<std::uint8_t> scratch(pd.scratchpad_desc().get_size() + 64);
+    memory src(memory::desc({rows, in_}, dt::f32, tag::ab), eng, x.data());
+    memory dst(memory::desc({rows, out_}, dt::f32, tag::ab), eng, y.data());
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bias_}, {DNNL_ARG_DST, dst}};
+    if (pd.scratchpad_desc().get_size()) args.emplace(DNNL_ARG_SCRATCHPAD, memory(pd.scratchpad_desc(), eng, scratch.data()));
+    double best = 1e30;
+    for (int run = 0; run < 3; ++run) {  // the first warms caches and pages
+      const auto t0 = std::chrono::steady_clock::now();
+      mm.execute(s, args);
+      s.wait();
+      const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (run > 0) best = std::min(best, t);
+    }
+    score += std::log(std::max(best, 1e-9));
+  }
+  return score;
+}
+
+memory::desc Linear::choose_plain_layout(const float* weight) {
+  const memory::desc ab({in_, out_}, dt::f32, tag::ab), ba({in_, out_}, dt::f32, tag::ba);
+  // ENCORE_FP32_WEIGHTS=ab|ba forces a layout (A/B runs, tests).
+  const char* e = std::getenv("ENCORE_FP32_WEIGHTS");
+  const std::string forced = e && std::string(e) == "ab" ? "gemm-ab" : e && std::string(e) == "ba" ? "gemm-ba" : "";
+  bias_ = memory(memory::desc({1, out_}, dt::f32, tag::ab), cpu_engine());  // the timing runs read it
+  std::memset(bias_.get_data_handle(), 0, static_cast<std::size_t>(out_) * sizeof(float));
+  layout_ = KernelChoices::instance().choose(
+      "linear.fp32." + std::to_string(in_) + "x" + std::to_string(out_), {"gemm-ab", "gemm-ba"},
+      [&](const std::string& c) { return time_layout(weight, c == "gemm-ba" ? ba : ab); }, forced);
+  return layout_ == "gemm-ba" ? ba : ab;
 }
 
 const Linear::Prepared& Linear::prepared(std::int64_t rows, std::int64_t ldx,
@@ -207,6 +260,7 @@ const Linear::Prepared& Linear::prepared(std::int64_t rows, std::int64_t ldx,
 std::string Linear::kernel_name(std::int64_t rows) const {
   if (own_) return "encore int8 avx512_vnni (fused epilogue)";
   std::string name = "oneDNN " + prepared(rows, in_, out_).impl;
+  if (!layout_.empty()) name += " (weights " + layout_.substr(5) + ", measured)";
   if (precision_ != LinearPrecision::FP32) name += std::string(" ") + to_string(precision_);
   if (weight_bits_ == 7) name += " (7-bit weights)";
   return name;

@@ -89,6 +89,10 @@ class Linear {
   const Prepared& prepared(std::int64_t rows, std::int64_t ldx, std::int64_t ldy) const;
   dnnl::matmul::primitive_desc make_pd(std::int64_t rows, std::int64_t ldx, std::int64_t ldy,
                                        const dnnl::memory::desc& weights) const;
+  // FP32 on gemm:jit: the plain weight layout ("gemm-ab" K-major or "gemm-ba" N-major) that
+  // timed faster for this shape on this CPU (KernelChoices).
+  dnnl::memory::desc choose_plain_layout(const float* weight);
+  double time_layout(const float* weight, const dnnl::memory::desc& layout) const;
   // Bytes of the converted input (bf16 or u8 rows, plus per-row scales) for `rows` rows.
   std::size_t input_bytes(std::int64_t rows) const;
   // Row stride of the u8 input: encore's kernel wants k padded to 4.
@@ -98,6 +102,7 @@ class Linear {
   Activation activation_;
   LinearPrecision precision_;
   int weight_bits_ = 8;
+  std::string layout_;  // set by choose_plain_layout
   dnnl::memory weights_;           // packed (oneDNN layout)
   std::unique_ptr<PackedS8> own_;  // or packed for int8_gemm
   dnnl::memory bias_;
