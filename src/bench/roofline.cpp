@@ -12,6 +12,7 @@
 #include <omp.h>
 
 #include "bench/machine.hpp"
+#include "core/cache_dir.hpp"
 #include "kernels/linear.hpp"
 #include "kernels/simd.hpp"
 #include "runtime/threads.hpp"
@@ -19,13 +20,7 @@
 namespace encore::bench {
 namespace {
 
-std::filesystem::path cache_file() {
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  std::filesystem::path base =
-      xdg && *xdg ? xdg : (home ? std::filesystem::path(home) / ".cache" : "/tmp");
-  return base / "encore" / "gemm_peak.json";
-}
+std::filesystem::path cache_file() { return encore::cache_file("gemm_peak.json"); }
 
 std::string cache_key(int threads) {
   return machine_info().cpu + "/" + std::to_string(threads);

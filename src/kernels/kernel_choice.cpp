@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cache_dir.hpp"
+
 #include "core/cpu_features.hpp"
 
 #include <fcntl.h>
@@ -17,13 +19,7 @@
 namespace encore::kernels {
 namespace {
 
-std::filesystem::path cache_file() {
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  std::filesystem::path base =
-      xdg && *xdg ? xdg : (home ? std::filesystem::path(home) / ".cache" : "/tmp");
-  return base / "encore" / "kernels.json";
-}
+std::filesystem::path cache_file() { return encore::cache_file("kernels.json"); }
 
 // One section per CPU model: a winner on one CPU says nothing of another. Not per thread
 // count: a layout changes the last bits of results, which must not depend on the threads.
