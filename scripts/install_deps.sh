@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake pkg-config
-  nlohmann-json3-dev libicu-dev libcli11-dev libdnnl-dev
+  nlohmann-json3-dev libicu-dev libpcre2-dev libcli11-dev libdnnl-dev
   libgtest-dev libgmock-dev libbenchmark-dev graphviz
   # Debian builds libdnnl with its OpenCL GPU runtime, so dnnl-config.cmake calls
   # find_package(OpenCL REQUIRED). libdnnl-dev only *recommends* this package and we install

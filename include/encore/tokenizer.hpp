@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "encore/encoding.hpp"
 #include "encore/error.hpp"
@@ -35,8 +36,24 @@ struct BertVocabOptions {
   bool do_lower_case = true;
   bool tokenize_chinese_chars = true;
   std::optional<bool> strip_accents;  // none: follow do_lower_case
-  std::string unk_token = "[UNK]", sep_token = "[SEP]", pad_token = "[PAD]",
-              cls_token = "[CLS]", mask_token = "[MASK]";
+  std::string unk_token = "[UNK]", sep_token = "[SEP]", pad_token = "[PAD]", cls_token = "[CLS]",
+              mask_token = "[MASK]";
+};
+
+// A byte-level BPE tokenizer described by vocab.json + merges.txt (RoBERTa / GPT-2 layout),
+// built as transformers' RobertaConverter / GPT2Converter build it.
+struct ByteLevelBpeOptions {
+  enum class Layout { Roberta, Gpt2 } layout = Layout::Roberta;
+  bool add_prefix_space = false;
+  bool trim_offsets = true;
+  bool add_bos_token = false;  // GPT-2 layout only: <bos> $A template
+  std::string cls_token = "<s>", sep_token = "</s>", bos_token = "<|endoftext|>";
+  struct AddedToken {
+    std::string content;
+    std::int32_t id = -1;  // -1: the token's id in vocab.json
+    bool special = true, single_word = false, lstrip = false, rstrip = false, normalized = false;
+  };
+  std::vector<AddedToken> added_tokens;
 };
 
 class Tokenizer {
@@ -46,6 +63,9 @@ class Tokenizer {
   static Tokenizer from_json(std::string_view json, const std::string& source);
   static Tokenizer from_vocab_file(const std::filesystem::path& vocab_txt,
                                    const BertVocabOptions& options);
+  static Tokenizer from_bpe_files(const std::filesystem::path& vocab_json,
+                                  const std::filesystem::path& merges_txt,
+                                  const ByteLevelBpeOptions& options);
 
   // Throws encore::InputError for invalid UTF-8 (with the byte offset), and for only_first /
   // only_second truncation whose target sequence is too short (or absent), as Hugging Face
@@ -83,7 +103,9 @@ struct TokenizerBundle {
   std::filesystem::path loaded_from;  // tokenizer.json or vocab.txt
 };
 
-// Prefers tokenizer.json; falls back to vocab.txt (+ tokenizer_config.json).
+// Prefers tokenizer.json; falls back to vocab.json + merges.txt or vocab.txt (with
+// tokenizer_config.json / special_tokens_map.json). A SentencePiece .model alone is an
+// error that names the conversion to tokenizer.json.
 TokenizerBundle load_tokenizer(const std::filesystem::path& dir);
 
 }  // namespace encore

@@ -2,8 +2,7 @@
 
 namespace encore::tok {
 
-NormalizedString::NormalizedString(const char32_t* original, std::uint32_t begin,
-                                   std::uint32_t end)
+NormalizedString::NormalizedString(const char32_t* original, std::uint32_t begin, std::uint32_t end)
     : chars_(original + begin, original + end), original_{begin, end} {
   align_.resize(end - begin);
   for (std::uint32_t i = begin; i < end; ++i) align_[i - begin] = {i, i + 1};
@@ -47,6 +46,43 @@ void NormalizedString::transform(const std::vector<Edit>& edits, std::size_t ini
   }
   chars_ = std::move(chars);
   align_ = std::move(align);
+}
+
+void NormalizedString::prepend(const std::u32string& prefix) {
+  if (chars_.empty() || prefix.empty()) return;
+  const Span first = align_[0];
+  chars_.insert(chars_.begin(), prefix.begin(), prefix.end());
+  align_.insert(align_.begin(), prefix.size(), first);
+}
+
+void NormalizedString::replace(const std::vector<std::pair<std::uint32_t, std::uint32_t>>& matches,
+                               const std::u32string& content) {
+  if (matches.empty()) return;
+  std::u32string chars;
+  std::vector<Span> spans;
+  chars.reserve(chars_.size() + matches.size() * content.size());
+  spans.reserve(chars.capacity());
+  std::uint32_t at = 0;
+  for (const auto& [b, e] : matches) {
+    for (; at < b; ++at) {
+      chars.push_back(chars_[at]);
+      spans.push_back(align_[at]);
+    }
+    if (e > b) {
+      const Span last = align_[e - 1];
+      for (char32_t ch : content) {
+        chars.push_back(ch);
+        spans.push_back(last);
+      }
+    }
+    at = e;
+  }
+  for (; at < chars_.size(); ++at) {
+    chars.push_back(chars_[at]);
+    spans.push_back(align_[at]);
+  }
+  chars_ = std::move(chars);
+  align_ = std::move(spans);
 }
 
 }  // namespace encore::tok

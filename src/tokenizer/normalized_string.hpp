@@ -45,6 +45,16 @@ class NormalizedString {
   // characters are dropped before the first edit (Hugging Face's transform()).
   void transform(const std::vector<Edit>& edits, std::size_t initial_removed = 0);
 
+  // Hugging Face's prepend(): the prefix and the first character all align to the first
+  // character. Nothing happens to an empty string.
+  void prepend(const std::u32string& prefix);
+
+  // Hugging Face's replace(): each match (non-overlapping, ascending normalized ranges) is
+  // removed and `content` inserted in its place, every new character taking the alignment
+  // of the match's last character.
+  void replace(const std::vector<std::pair<std::uint32_t, std::uint32_t>>& matches,
+               const std::u32string& content);
+
   // Replaces the content wholesale (alignments computed by the caller).
   void assign(std::u32string chars, std::vector<Span> align) {
     chars_ = std::move(chars);

@@ -67,15 +67,28 @@ class StripNormalizer final : public Normalizer {
   bool left_, right_;
 };
 
-// Literal string replacement (the `{"String": ...}` pattern of Replace).
+class Regex;
+
+// Replace: every match of a literal string or of a regex becomes `content`.
 class ReplaceNormalizer final : public Normalizer {
  public:
   ReplaceNormalizer(std::u32string pattern, std::u32string content)
       : pattern_(std::move(pattern)), content_(std::move(content)) {}
+  ReplaceNormalizer(std::shared_ptr<const Regex> regex, std::u32string content)
+      : regex_(std::move(regex)), content_(std::move(content)) {}
   void normalize(NormalizedString& s) const override;
 
  private:
-  std::u32string pattern_, content_;
+  std::u32string pattern_;
+  std::shared_ptr<const Regex> regex_;  // set for {"Regex": ...} patterns
+  std::u32string content_;
+};
+
+// SentencePiece's NMT normalization: drops some control characters, turns others
+// (and a few format characters) into spaces.
+class NmtNormalizer final : public Normalizer {
+ public:
+  void normalize(NormalizedString& s) const override;
 };
 
 class PrependNormalizer final : public Normalizer {

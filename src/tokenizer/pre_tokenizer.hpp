@@ -1,5 +1,7 @@
-// Pre-tokenizers split a normalized piece into words. For the BERT family they only ever
-// split (never rewrite characters), so words are index ranges into the normalized text.
+// Pre-tokenizers split a normalized piece into words. Most only split (never rewrite
+// characters), so words are index ranges into the normalized text: the fast path. Those
+// that rewrite (ByteLevel maps bytes to characters, Metaspace turns spaces into '▁') work
+// on whole NormalizedStrings instead, keeping every character's original alignment.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +10,8 @@
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "tokenizer/normalized_string.hpp"
 
 namespace encore::tok {
 
@@ -20,8 +24,14 @@ enum class SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext
 class PreTokenizer {
  public:
   virtual ~PreTokenizer() = default;
-  // Splits each range of `words` further; empty ranges never come out.
-  virtual void split(const std::u32string& text, std::vector<Range>& words) const = 0;
+  // Splits each range of `words` further; empty ranges never come out. Only for
+  // pre-tokenizers whose rewrites() is false.
+  virtual void split(const std::u32string& text, std::vector<Range>& words) const;
+  // Whether it changes characters, so that only pre_tokenize() applies.
+  virtual bool rewrites() const { return false; }
+  // General form: replaces every piece by its (possibly rewritten) sub-pieces; empty
+  // pieces are dropped, as in Hugging Face's PreTokenizedString::split.
+  virtual void pre_tokenize(std::vector<NormalizedString>& pieces) const;
 };
 
 using PreTokenizerPtr = std::shared_ptr<const PreTokenizer>;
@@ -56,11 +66,62 @@ class PunctuationPreTokenizer final : public PreTokenizer {
 
 class SequencePreTokenizer final : public PreTokenizer {
  public:
-  explicit SequencePreTokenizer(std::vector<PreTokenizerPtr> steps) : steps_(std::move(steps)) {}
+  explicit SequencePreTokenizer(std::vector<PreTokenizerPtr> steps);
   void split(const std::u32string& text, std::vector<Range>& words) const override;
+  bool rewrites() const override { return rewrites_; }
+  void pre_tokenize(std::vector<NormalizedString>& pieces) const override;
 
  private:
   std::vector<PreTokenizerPtr> steps_;
+  bool rewrites_ = false;
 };
+
+class Regex;
+
+// Split: a literal string or a regex delimits; `invert` makes the matches the words.
+class SplitPreTokenizer final : public PreTokenizer {
+ public:
+  SplitPreTokenizer(std::shared_ptr<const Regex> regex, SplitBehavior behavior, bool invert)
+      : regex_(std::move(regex)), behavior_(behavior), invert_(invert) {}
+  void split(const std::u32string& text, std::vector<Range>& words) const override;
+
+ private:
+  std::shared_ptr<const Regex> regex_;
+  SplitBehavior behavior_;
+  bool invert_;
+};
+
+// Digits: numeric characters (Unicode N*) isolated one by one, or in contiguous runs.
+class DigitsPreTokenizer final : public PreTokenizer {
+ public:
+  explicit DigitsPreTokenizer(bool individual) : individual_(individual) {}
+  void split(const std::u32string& text, std::vector<Range>& words) const override;
+
+ private:
+  bool individual_;
+};
+
+// CharDelimiterSplit: one delimiter character, removed.
+class CharDelimiterPreTokenizer final : public PreTokenizer {
+ public:
+  explicit CharDelimiterPreTokenizer(char32_t delimiter) : delimiter_(delimiter) {}
+  void split(const std::u32string& text, std::vector<Range>& words) const override;
+
+ private:
+  char32_t delimiter_;
+};
+
+// A delimiter match or the text between matches, in order.
+struct SplitPart {
+  Range r;
+  bool delim;
+};
+
+// Hugging Face's NormalizedString::split: applies `behavior` to the parts of one word and
+// appends the resulting non-empty ranges.
+void apply_split_behavior(const std::vector<SplitPart>& parts, SplitBehavior behavior,
+                          std::vector<Range>& out);
+
+SplitBehavior parse_split_behavior(const std::string& s, const std::string& where);
 
 }  // namespace encore::tok

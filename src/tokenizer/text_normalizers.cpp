@@ -1,6 +1,7 @@
 // Strip, Replace, Prepend and Sequence normalizers.
 #include "core/unicode.hpp"
 #include "tokenizer/normalizer.hpp"
+#include "tokenizer/regex.hpp"
 
 namespace encore::tok {
 
@@ -15,45 +16,64 @@ void StripNormalizer::normalize(NormalizedString& s) const {
       ++trail;
   }
   if (lead == 0 && trail == 0) return;
-  s = s.slice(lead, c.size() - trail);
+  // Unlike slice(), the piece keeps its original range (Hugging Face's strip only edits
+  // the normalized text), which Metaspace's prepend_scheme "first" looks at.
+  const auto& al = s.alignments();
+  std::u32string chars(c.begin() + lead, c.end() - trail);
+  std::vector<Span> spans(al.begin() + lead, al.end() - trail);
+  s.assign(std::move(chars), std::move(spans));
 }
 
 void ReplaceNormalizer::normalize(NormalizedString& s) const {
   const auto& c = s.chars();
-  if (pattern_.empty() || c.find(pattern_) == std::u32string::npos) return;
-  const auto& align = s.alignments();
-  std::u32string chars;
-  std::vector<Span> spans;
-  chars.reserve(c.size());
-  spans.reserve(c.size());
-  for (std::size_t i = 0; i < c.size();) {
-    if (c.compare(i, pattern_.size(), pattern_) == 0) {
-      // Hugging Face removes the match and inserts the content after it, so every new
-      // character takes the alignment of the match's last character.
-      const Span last = align[i + pattern_.size() - 1];
-      for (char32_t ch : content_) {
-        chars.push_back(ch);
-        spans.push_back(last);
-      }
-      i += pattern_.size();
-    } else {
-      chars.push_back(c[i]);
-      spans.push_back(align[i]);
-      ++i;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> matches;
+  if (regex_) {
+    std::vector<Range> found;
+    regex_->find_all(c, 0, static_cast<std::uint32_t>(c.size()), found);
+    for (const Range& r : found)
+      if (r.end > r.begin) matches.emplace_back(r.begin, r.end);
+  } else {
+    if (pattern_.empty()) return;
+    for (std::size_t at = c.find(pattern_); at != std::u32string::npos;
+         at = c.find(pattern_, at + pattern_.size())) {
+      matches.emplace_back(static_cast<std::uint32_t>(at),
+                           static_cast<std::uint32_t>(at + pattern_.size()));
     }
   }
-  s.assign(std::move(chars), std::move(spans));
+  s.replace(matches, content_);
+}
+
+void NmtNormalizer::normalize(NormalizedString& s) const {
+  s.filter([](char32_t c) {
+    return !((c >= 0x01 && c <= 0x08) || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F ||
+             c == 0x8F || c == 0x9F);
+  });
+  s.map([](char32_t c) -> char32_t {
+    switch (c) {
+      case 0x09:
+      case 0x0A:
+      case 0x0C:
+      case 0x0D:
+      case 0x1680:
+      case 0x200B:
+      case 0x200C:
+      case 0x200D:
+      case 0x200E:
+      case 0x200F:
+      case 0x2028:
+      case 0x2029:
+      case 0x2581:
+      case 0xFEFF:
+      case 0xFFFD:
+        return U' ';
+      default:
+        return c;
+    }
+  });
 }
 
 void PrependNormalizer::normalize(NormalizedString& s) const {
-  if (s.empty() || prefix_.empty()) return;
-  // The prefix and the first character all align to the first character.
-  std::vector<Edit> edits;
-  edits.reserve(s.size() + prefix_.size());
-  for (std::size_t i = 0; i < prefix_.size(); ++i) edits.push_back({prefix_[i], i == 0 ? 0 : 1});
-  edits.push_back({s.chars()[0], 1});
-  for (std::size_t i = 1; i < s.size(); ++i) edits.push_back({s.chars()[i], 0});
-  s.transform(edits);
+  s.prepend(prefix_);
 }
 
 void SequenceNormalizer::normalize(NormalizedString& s) const {

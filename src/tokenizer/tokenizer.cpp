@@ -40,18 +40,38 @@ Encoding Tokenizer::Impl::encode_sequence(const std::u32string& text, std::int32
   std::vector<tok::Range> words;
   std::vector<tok::ModelToken> pieces;
 
+  auto emit = [&](const NormalizedString& ns, std::uint32_t offset) {
+    for (const auto& p : pieces) {
+      std::string token = p.surface ? slice_utf8(ns.chars(), offset + p.begin, offset + p.end)
+                                    : model->vocab().token(p.id);
+      out.add(p.id, std::move(token), ns.original_span(offset + p.begin, offset + p.end));
+    }
+  };
+
   // Pre-tokenizes and runs the model over normalized characters [begin, end) of `ns`.
+  std::vector<NormalizedString> split;
   auto run_model = [&](const NormalizedString& ns, std::uint32_t begin, std::uint32_t end) {
     if (begin >= end) return;
+    if (pre_tokenizer && pre_tokenizer->rewrites()) {
+      // General path: the pre-tokenizer rewrites characters, so words are new strings.
+      split.clear();
+      split.push_back(ns.slice(begin, end));
+      pre_tokenizer->pre_tokenize(split);
+      for (const NormalizedString& w : split) {
+        if (w.empty()) continue;
+        pieces.clear();
+        model->tokenize(w.chars().data(), w.size(), pieces);
+        emit(w, 0);
+      }
+      return;
+    }
     words.assign(1, tok::Range{begin, end});
     if (pre_tokenizer) pre_tokenizer->split(ns.chars(), words);
     const char32_t* chars = ns.chars().data();
     for (const tok::Range& w : words) {
       pieces.clear();
       model->tokenize(chars + w.begin, w.end - w.begin, pieces);
-      for (const auto& p : pieces) {
-        out.add(p.id, model->vocab().token(p.id), ns.original_span(w.begin + p.begin, w.begin + p.end));
-      }
+      emit(ns, w.begin);
     }
   };
 
@@ -148,9 +168,7 @@ Encoding Tokenizer::Impl::post_process(Encoding a, std::optional<Encoding> b,
     if (o.truncation->max_length >= added_n)
       truncate_pair(a, b, *o.truncation, o.truncation->max_length - added_n);
   }
-  if (post_processor) return post_processor->process(std::move(a), std::move(b), o.add_special_tokens);
-  if (b) a.append(*b);
-  return a;
+  return tok::post_process(post_processor.get(), std::move(a), std::move(b), o.add_special_tokens);
 }
 
 Encoding Tokenizer::encode(std::string_view text, const EncodeOptions& options) const {
@@ -192,13 +210,7 @@ std::string Tokenizer::decode(std::span<const std::int32_t> ids, bool skip_speci
     }
     if (auto t = id_to_token(id)) tokens.push_back(std::move(*t));
   }
-  if (impl_->decoder) return impl_->decoder->decode(tokens);
-  std::string out;
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    if (i) out += ' ';
-    out += tokens[i];
-  }
-  return out;
+  return tok::decode_tokens(impl_->decoder.get(), std::move(tokens));
 }
 
 std::size_t Tokenizer::vocab_size() const {
@@ -212,8 +224,14 @@ std::size_t Tokenizer::num_special_tokens_to_add(bool is_pair) const {
   return impl_->post_processor ? impl_->post_processor->added_tokens(is_pair) : 0;
 }
 
-const std::string& Tokenizer::file_truncation() const { return impl_->file_truncation; }
-const std::string& Tokenizer::file_padding() const { return impl_->file_padding; }
-const std::string& Tokenizer::source() const { return impl_->source; }
+const std::string& Tokenizer::file_truncation() const {
+  return impl_->file_truncation;
+}
+const std::string& Tokenizer::file_padding() const {
+  return impl_->file_padding;
+}
+const std::string& Tokenizer::source() const {
+  return impl_->source;
+}
 
 }  // namespace encore

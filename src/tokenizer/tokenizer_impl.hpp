@@ -7,20 +7,20 @@
 #include "encore/tokenizer.hpp"
 #include "tokenizer/added_vocabulary.hpp"
 #include "tokenizer/decoder.hpp"
+#include "tokenizer/model.hpp"
 #include "tokenizer/normalizer.hpp"
 #include "tokenizer/post_processor.hpp"
 #include "tokenizer/pre_tokenizer.hpp"
-#include "tokenizer/wordpiece.hpp"
 
 namespace encore {
 
 struct Tokenizer::Impl {
   std::string source;
-  tok::NormalizerPtr normalizer;        // may be null
-  tok::PreTokenizerPtr pre_tokenizer;   // may be null
-  std::optional<tok::WordPiece> model;  // always set once loaded
-  std::optional<tok::TemplateProcessor> post_processor;
-  std::optional<tok::WordPieceDecoder> decoder;
+  tok::NormalizerPtr normalizer;         // may be null
+  tok::PreTokenizerPtr pre_tokenizer;    // may be null
+  tok::ModelPtr model;                   // always set once loaded
+  tok::PostProcessorPtr post_processor;  // may be null
+  tok::DecoderPtr decoder;               // may be null
   tok::AddedVocabulary added;
   std::string file_truncation = "null", file_padding = "null";
 

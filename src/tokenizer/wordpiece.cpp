@@ -16,8 +16,8 @@ std::size_t count_code_points(std::string_view s) {
 
 }  // namespace
 
-WordPiece::WordPiece(Vocab vocab, std::string unk_token, std::string prefix,
-                     std::size_t max_chars, const std::string& where)
+WordPiece::WordPiece(Vocab vocab, std::string unk_token, std::string prefix, std::size_t max_chars,
+                     const std::string& where)
     : vocab_(std::move(vocab)),
       unk_token_(std::move(unk_token)),
       prefix_(std::move(prefix)),
@@ -25,8 +25,8 @@ WordPiece::WordPiece(Vocab vocab, std::string unk_token, std::string prefix,
   vocab_.finalize();
   const auto unk = vocab_.find(unk_token_);
   if (!unk) {
-    throw Error(where + ": the WordPiece vocabulary has no entry for its unk_token '" +
-                unk_token_ + "'");
+    throw Error(where + ": the WordPiece vocabulary has no entry for its unk_token '" + unk_token_ +
+                "'");
   }
   unk_id_ = *unk;
   for (const auto& [token, id] : vocab_.map()) {
@@ -65,8 +65,8 @@ void WordPiece::tokenize(const char32_t* word, std::size_t n, std::vector<ModelT
     for (; end > start; --end) {
       auto it = table.find(std::string_view(bytes).substr(at[start], at[end] - at[start]));
       if (it != table.end()) {
-        out.push_back({it->second, static_cast<std::uint32_t>(start),
-                       static_cast<std::uint32_t>(end)});
+        out.push_back(
+            {it->second, static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(end)});
         found = true;
         break;
       }

@@ -6,24 +6,21 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/model.hpp"
 #include "tokenizer/vocab.hpp"
 
 namespace encore::tok {
 
-struct ModelToken {
-  std::int32_t id;
-  std::uint32_t begin, end;  // character range inside the word
-};
-
-class WordPiece {
+class WordPiece final : public Model {
  public:
   WordPiece(Vocab vocab, std::string unk_token, std::string prefix, std::size_t max_chars,
             const std::string& where);
 
   // Appends the tokens of `word` (n code points) to `out`.
-  void tokenize(const char32_t* word, std::size_t n, std::vector<ModelToken>& out) const;
+  void tokenize(const char32_t* word, std::size_t n, std::vector<ModelToken>& out) const override;
 
-  const Vocab& vocab() const { return vocab_; }
+  const Vocab& vocab() const override { return vocab_; }
+  std::string_view type() const override { return "WordPiece"; }
   const std::string& unk_token() const { return unk_token_; }
   std::int32_t unk_id() const { return unk_id_; }
   const std::string& prefix() const { return prefix_; }
