@@ -53,7 +53,12 @@ Bpe::Bpe(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& me
   if (o_.unk_token) unk_id_ = vocab_.find(*o_.unk_token);
   const std::size_t prefix_len =
       o_.continuing_subword_prefix ? o_.continuing_subword_prefix->size() : 0;
-  merges_.reserve(merges.size() * 2);
+  std::size_t cap = 16;
+  while (cap < merges.size() * 2) cap *= 2;
+  slots_.assign(cap, Slot{kEmpty, Merge{0, 0}});
+  mask_ = cap - 1;
+  shift_ = 64;
+  for (std::size_t c = cap; c > 1; c >>= 1) --shift_;
   for (std::size_t rank = 0; rank < merges.size(); ++rank) {
     const auto& [a, b] = merges[rank];
     const auto a_id = vocab_.find(a);
@@ -74,8 +79,7 @@ Bpe::Bpe(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& me
       throw Error(ctx + ": merge " + std::to_string(rank) + " makes '" + merged +
                   "', not in the vocabulary");
     // A repeated pair keeps its last rank, as Hugging Face's map does.
-    merges_[(static_cast<std::uint64_t>(static_cast<std::uint32_t>(*a_id)) << 32) |
-            static_cast<std::uint32_t>(*b_id)] = Merge{static_cast<std::uint32_t>(rank), *m};
+    insert_merge(pair_key(*a_id, *b_id), Merge{static_cast<std::uint32_t>(rank), *m});
   }
   plain_ = !o_.continuing_subword_prefix.value_or("").size() &&
            !o_.end_of_word_suffix.value_or("").size();
@@ -97,6 +101,16 @@ Bpe::Bpe(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& me
   }
 }
 
+void Bpe::insert_merge(std::uint64_t key, Merge m) {
+  for (std::size_t i = slot(key);; i = (i + 1) & mask_) {
+    Slot& s = slots_[i];
+    if (s.key == key || s.key == kEmpty) {
+      s = Slot{key, m};
+      return;
+    }
+  }
+}
+
 std::optional<std::int32_t> Bpe::char_id(const char32_t* word, std::size_t i, std::size_t n,
                                          std::string& buf) const {
   const char32_t c = word[i];
@@ -113,6 +127,29 @@ std::optional<std::int32_t> Bpe::char_id(const char32_t* word, std::size_t i, st
 }
 
 void Bpe::tokenize(const char32_t* word, std::size_t n, std::vector<ModelToken>& out) const {
+  if (n > kCacheMaxWord) {
+    merge_word(word, n, out);
+    return;
+  }
+  const std::u32string_view key(word, n);
+  CacheShard& shard = cache_[WordHash{}(key) % kCacheShards];
+  {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    if (auto it = shard.words.find(key); it != shard.words.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  const std::size_t first = out.size();
+  merge_word(word, n, out);
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  if (shard.words.size() < kCachePerShard)
+    shard.words.emplace(
+        std::u32string(key),
+        std::vector<ModelToken>(out.begin() + static_cast<std::ptrdiff_t>(first), out.end()));
+}
+
+void Bpe::merge_word(const char32_t* word, std::size_t n, std::vector<ModelToken>& out) const {
   std::string buf;
   if (o_.ignore_merges) {
     buf.clear();

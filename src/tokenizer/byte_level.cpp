@@ -52,77 +52,105 @@ void ByteLevelPreTokenizer::pre_tokenize(std::vector<NormalizedString>& pieces) 
   const auto& to_char = maps().to_char;
   std::vector<NormalizedString> out;
   out.reserve(pieces.size() * 4);
-  std::vector<Range> matches;
-  std::u32string chars;
-  std::vector<Span> spans;
+  std::vector<Range> matches, words;
   for (NormalizedString& p : pieces) {
     if (p.empty()) continue;
     if (add_prefix_space_ && p.chars()[0] != U' ') p.prepend(U" ");
-    const std::size_t first = out.size();
+    const auto n = static_cast<std::uint32_t>(p.size());
+    words.clear();
     if (use_regex_) {
       matches.clear();
-      gpt2_regex().find_all(p.chars(), 0, static_cast<std::uint32_t>(p.size()), matches);
+      gpt2_regex().find_all(p.chars(), 0, n, matches);
       // Isolated: matches and the gaps between them are all words.
       std::uint32_t prev = 0;
       for (const Range& m : matches) {
-        if (prev < m.begin) out.push_back(p.slice(prev, m.begin));
-        if (m.end > m.begin) out.push_back(p.slice(m.begin, m.end));
+        if (prev < m.begin) words.push_back({prev, m.begin});
+        if (m.end > m.begin) words.push_back(m);
         prev = m.end;
       }
-      if (prev < p.size()) out.push_back(p.slice(prev, p.size()));
+      if (prev < n) words.push_back({prev, n});
     } else {
-      out.push_back(std::move(p));
+      words.push_back({0, n});
     }
-    // Every character becomes its UTF-8 bytes' characters, all aligned to it.
-    for (std::size_t k = first; k < out.size(); ++k) {
-      NormalizedString& w = out[k];
-      const auto& c = w.chars();
-      const auto& al = w.alignments();
-      chars.clear();
-      spans.clear();
-      bool ascii_printable = true;
-      for (std::size_t i = 0; i < c.size(); ++i) {
+    // Each word becomes its UTF-8 bytes' characters, every byte aligned to its character.
+    const auto& c = p.chars();
+    const auto& al = p.alignments();
+    for (const Range& w : words) {
+      std::u32string chars;
+      std::vector<Span> spans;
+      chars.reserve(w.end - w.begin + 4);
+      spans.reserve(w.end - w.begin + 4);
+      for (std::uint32_t i = w.begin; i < w.end; ++i) {
         const char32_t ch = c[i];
+        unsigned char buf[4];
+        std::size_t nb;
         if (ch < 0x80) {
-          ascii_printable = ascii_printable && to_char[ch] == ch;
-          chars.push_back(to_char[ch]);
-          spans.push_back(al[i]);
-          continue;
-        }
-        ascii_printable = false;
-        char buf[4];
-        const std::size_t n = ch < 0x800 ? 2 : ch < 0x10000 ? 3 : 4;
-        if (n == 2) {
-          buf[0] = static_cast<char>(0xC0 | (ch >> 6));
-          buf[1] = static_cast<char>(0x80 | (ch & 0x3F));
-        } else if (n == 3) {
-          buf[0] = static_cast<char>(0xE0 | (ch >> 12));
-          buf[1] = static_cast<char>(0x80 | ((ch >> 6) & 0x3F));
-          buf[2] = static_cast<char>(0x80 | (ch & 0x3F));
+          buf[0] = static_cast<unsigned char>(ch);
+          nb = 1;
+        } else if (ch < 0x800) {
+          buf[0] = static_cast<unsigned char>(0xC0 | (ch >> 6));
+          buf[1] = static_cast<unsigned char>(0x80 | (ch & 0x3F));
+          nb = 2;
+        } else if (ch < 0x10000) {
+          buf[0] = static_cast<unsigned char>(0xE0 | (ch >> 12));
+          buf[1] = static_cast<unsigned char>(0x80 | ((ch >> 6) & 0x3F));
+          buf[2] = static_cast<unsigned char>(0x80 | (ch & 0x3F));
+          nb = 3;
         } else {
-          buf[0] = static_cast<char>(0xF0 | (ch >> 18));
-          buf[1] = static_cast<char>(0x80 | ((ch >> 12) & 0x3F));
-          buf[2] = static_cast<char>(0x80 | ((ch >> 6) & 0x3F));
-          buf[3] = static_cast<char>(0x80 | (ch & 0x3F));
+          buf[0] = static_cast<unsigned char>(0xF0 | (ch >> 18));
+          buf[1] = static_cast<unsigned char>(0x80 | ((ch >> 12) & 0x3F));
+          buf[2] = static_cast<unsigned char>(0x80 | ((ch >> 6) & 0x3F));
+          buf[3] = static_cast<unsigned char>(0x80 | (ch & 0x3F));
+          nb = 4;
         }
-        for (std::size_t b = 0; b < n; ++b) {
-          chars.push_back(to_char[static_cast<unsigned char>(buf[b])]);
+        for (std::size_t b = 0; b < nb; ++b) {
+          chars.push_back(to_char[buf[b]]);
           spans.push_back(al[i]);
         }
       }
-      if (!ascii_printable) w.assign(chars, spans);
+      out.emplace_back(std::move(chars), std::move(spans), p.original_span(w.begin, w.end));
     }
   }
   pieces.swap(out);
 }
 
+namespace {
+
+// One code point of valid UTF-8 starting at s[i] (forward) or ending before s[i]
+// (backward), with its length.
+char32_t decode_at(const std::string& s, std::size_t i, std::size_t& len) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return len = 1, c;
+  if (c < 0xE0) return len = 2, ((c & 0x1F) << 6) | (s[i + 1] & 0x3F);
+  if (c < 0xF0) return len = 3, ((c & 0x0F) << 12) | ((s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+  return len = 4, ((c & 0x07) << 18) | ((s[i + 1] & 0x3F) << 12) | ((s[i + 2] & 0x3F) << 6) |
+                      (s[i + 3] & 0x3F);
+}
+
+std::size_t start_of_last(const std::string& s, std::size_t end) {
+  std::size_t i = end - 1;
+  while (i > 0 && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) --i;
+  return i;
+}
+
+}  // namespace
+
 void trim_byte_level_offsets(Encoding& e, bool add_prefix_space) {
   for (std::size_t i = 0; i < e.size(); ++i) {
     auto& [start, end] = e.offsets[i];
-    const std::u32string t = utf8::decode(e.tokens[i]);
-    std::size_t lead = 0, trail = 0;
-    while (lead < t.size() && is_space_char(t[lead])) ++lead;
-    while (trail < t.size() && is_space_char(t[t.size() - 1 - trail])) ++trail;
+    const std::string& t = e.tokens[i];
+    // Count leading and trailing spaces without decoding the whole token.
+    std::size_t lead = 0, trail = 0, len = 0;
+    for (std::size_t k = 0; k < t.size(); k += len) {
+      if (!is_space_char(decode_at(t, k, len))) break;
+      ++lead;
+    }
+    for (std::size_t k = t.size(); k > 0;) {
+      const std::size_t b = start_of_last(t, k);
+      if (!is_space_char(decode_at(t, b, len))) break;
+      ++trail;
+      k = b;
+    }
     if (lead > 0) {
       const bool is_first = i == 0 || start == 0;
       // The one space ByteLevel prepended to the first word stays in its offsets.

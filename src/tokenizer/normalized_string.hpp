@@ -27,6 +27,9 @@ class NormalizedString {
   NormalizedString() = default;
   // Identity over original code points [begin, end) of `original`.
   NormalizedString(const char32_t* original, std::uint32_t begin, std::uint32_t end);
+  // Given content, alignments and original range (one per character of `chars`).
+  NormalizedString(std::u32string chars, std::vector<Span> align, Span original)
+      : chars_(std::move(chars)), align_(std::move(align)), original_(original) {}
 
   const std::u32string& chars() const { return chars_; }
   const std::vector<Span>& alignments() const { return align_; }

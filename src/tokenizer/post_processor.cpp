@@ -55,13 +55,15 @@ void TemplateProcessor::process(std::vector<Encoding>& encodings, bool add_speci
 
 Encoding post_process(const PostProcessor* p, Encoding a, std::optional<Encoding> b,
                       bool add_special_tokens) {
-  std::vector<Encoding> encs;
-  encs.reserve(2);
+  // Reused per thread: short texts make this per-encode allocation visible.
+  thread_local std::vector<Encoding> encs;
+  encs.clear();
   encs.push_back(std::move(a));
   if (b) encs.push_back(std::move(*b));
   if (p) p->process(encs, add_special_tokens);
   Encoding out = std::move(encs[0]);
   for (std::size_t k = 1; k < encs.size(); ++k) out.append(encs[k]);
+  encs.clear();
   return out;
 }
 
