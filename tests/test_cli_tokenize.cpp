@@ -22,6 +22,49 @@ TEST(CliTokenize, DefaultModelTokenizesText) {
   EXPECT_EQ(j["offsets"][1], json({0, 4}));
 }
 
+TEST(CliTokenize, EveryFamilyShowsIdsTokensOffsetsAndDecodes) {
+  // One line per family: byte-level BPE (offsets trimmed of the leading space), Unigram
+  // (Metaspace '▁'), byte-fallback BPE (<0xXX> tokens for the emoji).
+  struct Case {
+    const char* folder;
+    std::vector<std::string> tokens;
+    json offsets;
+  };
+  const std::vector<Case> cases = {
+      {"roberta-bpe", {"<s>", "Hello", "Ġworld", "</s>"}, json({{0, 0}, {0, 5}, {6, 11}, {0, 0}})},
+      {"xlmr-unigram", {}, json()},
+      {"llama-bytefallback", {}, json()},
+  };
+  for (const auto& c : cases) {
+    const std::string dir = (test::shared_dir() / "tokenizers" / c.folder).string();
+    auto r = run_cli("tokenize --model " + dir + " " + shell_quote("Hello world"));
+    ASSERT_EQ(r.exit_code, 0) << c.folder << ": " << r.err;
+    const json j = json::parse(r.out);
+    ASSERT_TRUE(j["ids"].is_array() && j["tokens"].is_array() && j["offsets"].is_array()) << r.out;
+    EXPECT_EQ(j["ids"].size(), j["tokens"].size());
+    if (!c.tokens.empty()) {
+      EXPECT_EQ(j["tokens"], json(c.tokens)) << c.folder;
+      EXPECT_EQ(j["offsets"], c.offsets) << c.folder;
+    }
+    // --decode gives the text back (special tokens skipped), and keeps them when asked.
+    r = run_cli("tokenize --model " + dir + " --decode " + shell_quote(j["ids"].dump()));
+    ASSERT_EQ(r.exit_code, 0) << c.folder << ": " << r.err;
+    EXPECT_EQ(json::parse(r.out)["text"], "Hello world") << c.folder;
+  }
+  auto r = run_cli("tokenize --model " + (test::shared_dir() / "tokenizers/roberta-bpe").string() +
+                   " --decode 0,15500,2 --keep-special-tokens");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["text"], "<s>Hello</s>");
+  r = run_cli("tokenize --model " + (test::shared_dir() / "tokenizers/roberta-bpe").string() +
+              " --decode 1,x");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, "'x' is not a token id");
+  r = run_cli("tokenize --model " + (test::shared_dir() / "tokenizers/roberta-bpe").string() +
+              " --decode 99999999");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_CONTAINS(r.err, "id 99999999 is not in the vocabulary");
+}
+
 TEST(CliTokenize, EmptyTextGivesClsSep) {
   const auto r = run_cli("tokenize --model " + vocab_dir() + " ''");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -109,7 +152,7 @@ TEST(CliTokenize, BadInputsFailCleanly) {
 
   r = run_cli("tokenize" + model);
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_CONTAINS(r.err, "give a TEXT argument or --input");
+  EXPECT_CONTAINS(r.err, "give a TEXT argument, --input FILE.jsonl or --decode IDS");
 
   std::filesystem::create_directories(dir / "badmodel");
   test::write_file(dir / "badmodel/tokenizer.json", "{\"model\": ");

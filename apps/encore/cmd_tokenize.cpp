@@ -20,7 +20,50 @@ struct TokenizeArgs {
   bool no_special_tokens = false;
   bool with_mask = false;
   std::string strategy = "longest_first";
+  std::string decode;
+  bool keep_special = false;
 };
+
+// "1,2,3", "1 2 3" or "[1, 2, 3]" -> ids.
+std::vector<std::int32_t> parse_ids(const std::string& s) {
+  std::vector<std::int32_t> ids;
+  std::string cur;
+  auto flush = [&] {
+    if (cur.empty()) return;
+    std::size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(cur, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != cur.size() || v < 0 || v > INT32_MAX)
+      throw InputError("--decode: '" + cur + "' is not a token id (a non-negative integer)");
+    ids.push_back(static_cast<std::int32_t>(v));
+    cur.clear();
+  };
+  for (char c : s) {
+    if (c == ',' || c == ' ' || c == '[' || c == ']' || c == '\t' || c == '\n') flush();
+    else cur += c;
+  }
+  flush();
+  return ids;
+}
+
+void run_decode(const TokenizeArgs& a) {
+  const TokenizerBundle bundle = load_tokenizer(a.model.empty() ? default_model_dir() : a.model);
+  const std::vector<std::int32_t> ids = parse_ids(a.decode);
+  // Hugging Face skips ids it does not know; a CLI user is told instead.
+  for (std::int32_t id : ids) {
+    if (!bundle.tokenizer.id_to_token(id))
+      throw InputError("--decode: id " + std::to_string(id) + " is not in the vocabulary (" +
+                       std::to_string(bundle.tokenizer.vocab_size()) + " tokens)");
+  }
+  nlohmann::json j;
+  j["ids"] = ids;
+  j["text"] = bundle.tokenizer.decode(ids, !a.keep_special);
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
 
 TruncationStrategy parse_strategy(const std::string& s) {
   if (s == "longest_first") return TruncationStrategy::LongestFirst;
@@ -29,8 +72,13 @@ TruncationStrategy parse_strategy(const std::string& s) {
 }
 
 void run_tokenize(const TokenizeArgs& a, bool has_text, bool has_pair) {
+  if (!a.decode.empty()) {
+    if (has_text || !a.input.empty()) throw InputError("give either --decode IDS or a text, not both");
+    run_decode(a);
+    return;
+  }
   if (!has_text && a.input.empty())
-    throw InputError("give a TEXT argument or --input FILE.jsonl");
+    throw InputError("give a TEXT argument, --input FILE.jsonl or --decode IDS");
   if (has_text && !a.input.empty()) throw InputError("give either TEXT or --input, not both");
   const TokenizerBundle bundle = load_tokenizer(a.model.empty() ? default_model_dir() : a.model);
 
@@ -97,7 +145,7 @@ void add_tokenize_command(CLI::App& app) {
   auto args = std::make_shared<TokenizeArgs>();
   auto* cmd = app.add_subcommand("tokenize", "Tokenize text exactly like Hugging Face tokenizers");
   cmd->add_option("--model", args->model,
-                  "Model or tokenizer folder (tokenizer.json, or vocab.txt + tokenizer_config.json)");
+                  "Model or tokenizer folder (tokenizer.json, vocab.json + merges.txt, or vocab.txt)");
   auto* text = cmd->add_option("text", args->text, "Text to tokenize");
   auto* pair = cmd->add_option("--pair", args->pair, "Second text of a pair");
   cmd->add_option("--input", args->input, "JSON lines file of {\"text\", \"text_pair\"?} ('-': stdin)");
@@ -109,6 +157,9 @@ void add_tokenize_command(CLI::App& app) {
       ->check(CLI::IsMember({"longest_first", "only_first", "only_second"}));
   cmd->add_flag("--no-special-tokens", args->no_special_tokens, "Do not add [CLS]/[SEP]");
   cmd->add_flag("--special-tokens-mask", args->with_mask, "Also print special_tokens_mask");
+  cmd->add_option("--decode", args->decode,
+                  "Decode token ids instead (\"1,2,3\" or \"[1, 2, 3]\"), skipping special tokens");
+  cmd->add_flag("--keep-special-tokens", args->keep_special, "With --decode: keep special tokens");
   cmd->callback([args, text, pair] { run_tokenize(*args, text->count() > 0, pair->count() > 0); });
 }
 
