@@ -150,6 +150,10 @@ PlanManifest read_plan(const fs::path& dir) {
         }
         lp.input_ranges = r;
       }
+      if (L.contains("smoothed")) {
+        if (!L["smoothed"].is_boolean()) throw fail(lw + " \"smoothed\" must be true or false");
+        lp.smoothing_folded = L["smoothed"].get<bool>();
+      }
       m.layers.push_back(lp);
     }
     const bool static_int8 = m.precision == Precision::Int8Static;
@@ -201,8 +205,12 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
   add_f32(w, "embeddings.LayerNorm.bias", wts.embeddings_ln_bias);
   const std::int64_t H = config.hidden_size, I = config.intermediate_size;
   for (std::size_t i = 0; i < wts.layers.size(); ++i) {
-    const auto& L = wts.layers[i];
+    auto& L = wts.layers[i];
     const auto p = m.layers[i].precision;
+    // Smoothing is stored folded into the weights (as the engine folds it at load); the
+    // manifest only records that the layer is smoothed.
+    if (!m.layers[i].attn_out_smoothing.empty())
+      runtime::fold_attention_smoothing(L, H, m.layers[i].attn_out_smoothing);
     const std::string pre = "encoder.layer." + std::to_string(i) + ".";
     const char* parts[] = {"query", "key", "value"};
     for (int k = 0; k < 3; ++k) {
@@ -271,6 +279,7 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
       }
       L["input_ranges"] = r;
     }
+    if (lp.smoothed()) L["smoothed"] = true;
     layers.push_back(L);
   }
   j["layers"] = layers;

@@ -1,6 +1,7 @@
 #include "runtime/bert_encoder.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include <omp.h>
@@ -82,6 +83,29 @@ ArenaPlan plan(std::int64_t tokens, std::int64_t seqs, std::int64_t H, std::int6
 
 }  // namespace
 
+void fold_attention_smoothing(BertLayerWeights& l, std::int64_t H, const std::vector<float>& s) {
+  if (static_cast<std::int64_t>(s.size()) != H)
+    throw Error("smoothing factors for " + std::to_string(s.size()) + " channels, hidden size " +
+                std::to_string(H));
+  for (std::int64_t j = 0; j < H; ++j) {
+    if (!(s[static_cast<std::size_t>(j)] > 0.f) || !std::isfinite(s[static_cast<std::size_t>(j)]))
+      throw Error("smoothing factor " + std::to_string(j) + " is not a positive finite number");
+    const float inv = 1.f / s[static_cast<std::size_t>(j)];
+    float* v = l.qkv_weight.data.data() + (2 * H + j) * H;
+    for (std::int64_t k = 0; k < H; ++k) v[k] *= inv;
+    if (!l.qkv_bias.empty()) l.qkv_bias.data[static_cast<std::size_t>(2 * H + j)] *= inv;
+  }
+  float* wo = l.attn_output_weight.data.data();  // [out = H, in = H]
+  for (std::int64_t o = 0; o < H; ++o)
+    for (std::int64_t j = 0; j < H; ++j) wo[o * H + j] *= s[static_cast<std::size_t>(j)];
+}
+
+int BertEncoder::smoothed_gemms() const {
+  int n = 0;
+  for (const auto& lp : precision_) n += lp.smoothed() ? 1 : 0;
+  return n;
+}
+
 const char* to_string(LinearSlot s) {
   switch (s) {
     case LinearSlot::Qkv:
@@ -125,6 +149,11 @@ BertEncoder::BertEncoder(const BertConfig& config, BertWeights w, int threads,
         q.input_range = (*lp.input_ranges)[static_cast<int>(slot)];
       return q;
     };
+    if (!lp.attn_out_smoothing.empty()) {
+      if (!lw.qkv_weight_scale.empty())
+        throw Error("smoothing factors given for a plan's already quantized weights");
+      fold_attention_smoothing(lw, H_, lp.attn_out_smoothing);
+    }
     Layer l;
     l.qkv = pack(lw.qkv_weight, lw.qkv_bias, kernels::Activation::None, quant(LinearSlot::Qkv),
                  &lw.qkv_weight_scale);

@@ -31,8 +31,25 @@ struct LayerPrecision {
   kernels::LinearPrecision precision = kernels::LinearPrecision::FP32;
   // INT8 with calibrated (static) activation ranges, one per linear input, by LinearSlot.
   std::optional<std::array<std::pair<float, float>, kLinearSlots>> input_ranges;
+  // SmoothQuant factors s_j (one per hidden channel; empty: none) for the input of the
+  // attention-output GEMM, the attention context. They are folded into the weights at load
+  // (fold_attention_smoothing), so no pass is added to the forward.
+  std::vector<float> attn_out_smoothing;
+  // True when the weights already carry the factors (a plan written by `encore build`).
+  bool smoothing_folded = false;
+  bool smoothed() const { return smoothing_folded || !attn_out_smoothing.empty(); }
   bool operator==(const LayerPrecision&) const = default;
 };
+
+// Moves per-channel scale out of the attention context into the attention-output weight:
+// the value projection's output rows (weight and bias) are divided by s_j and the output
+// dense's input columns multiplied by s_j. The context is Σ_t p_t·V_t per head, linear in
+// V, so context channel j becomes ctx_j / s_j exactly and W_o·ctx is unchanged (up to
+// rounding). Unlike folding into a LayerNorm's gamma/beta, nothing else reads V, so no other
+// path (BERT's post-LN residual reads the LayerNorm output) changes. The V rows quantize per
+// output channel, so dividing a row by s_j costs them no precision.
+void fold_attention_smoothing(BertLayerWeights& layer, std::int64_t hidden,
+                              const std::vector<float>& s);
 
 // Sees intermediate tensors of a forward pass (calibration, per-layer error reports).
 class ForwardObserver {
@@ -71,6 +88,8 @@ class BertEncoder {
   std::size_t streamed_weight_bytes() const;
   int threads() const { return threads_; }
   const std::vector<LayerPrecision>& precision() const { return precision_; }
+  // GEMMs whose INT8 input is smoothed (LayerPrecision::smoothed), for inspect.
+  int smoothed_gemms() const;
   // The kernel each operation of layer `layer` runs for a batch of `tokens` tokens:
   // {op name, implementation} in forward order (inspect, bench, --profile).
   std::vector<std::pair<std::string, std::string>> kernels(int layer, std::int64_t tokens) const;

@@ -7,14 +7,15 @@
 #include <mutex>
 #include <numeric>
 
+#include "core/profiler.hpp"
 #include "io/safetensors.hpp"
 #include "kernels/linear.hpp"
+#include "model/bert_config.hpp"
+#include "model/bert_weights.hpp"
 #include "quant/calibrate.hpp"
 #include "quant/fallback.hpp"
 #include "quant/plan.hpp"
-#include "model/bert_config.hpp"
-#include "model/bert_weights.hpp"
-#include "core/profiler.hpp"
+#include "quant/smoothing.hpp"
 #include "runtime/model_impl.hpp"
 #include "runtime/threads.hpp"
 
@@ -74,15 +75,28 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     impl->parameters = weights.parameter_count;
     impl->disk_usage = weights.disk_usage;
     store.close();  // weights are host copies now; drop the file mapping before packing
+    const bool int8 = !impl->is_plan && (impl->precision == Precision::Int8Static ||
+                                         impl->precision == Precision::Int8Dynamic);
     const bool calibrate = !impl->is_plan && impl->precision == Precision::Int8Static;
-    const bool fallback = !impl->is_plan && options.fallback_auto &&
-                          (impl->precision == Precision::Int8Static || impl->precision == Precision::Int8Dynamic);
+    const bool fallback = int8 && options.fallback_auto;
+    if ((calibrate || fallback) && options.calibration.texts.empty())
+      throw InputError(std::string(calibrate ? "int8-static" : "--fallback auto") +
+                       " needs calibration texts (--calibration FILE.jsonl)");
+    std::vector<Encoding> rows;
+    if (int8 && !options.calibration.texts.empty())
+      rows = impl->encode_all(options.calibration.texts, BatchOptions{});
+    if (int8 && options.smooth_outliers) {
+      // Before calibration: static ranges must be those of the smoothed inputs.
+      const auto factors = quant::choose_smoothing(impl->config, weights, threads, layers, rows);
+      for (std::size_t i = 0; i < L; ++i) layers[i].attn_out_smoothing = factors[i];
+    }
     if (calibrate || fallback) {
-      if (options.calibration.texts.empty())
-        throw InputError(std::string(calibrate ? "int8-static" : "--fallback auto") +
-                         " needs calibration texts (--calibration FILE.jsonl)");
-      const auto rows = impl->encode_all(options.calibration.texts, BatchOptions{});
-      const runtime::BertEncoder fp32(impl->config, weights, threads);
+      // FP32 with the same smoothing folded in: the same function, and the inputs calibration
+      // observes are the ones the INT8 layers will quantize.
+      std::vector<runtime::LayerPrecision> reference(L);
+      for (std::size_t i = 0; i < L; ++i)
+        reference[i].attn_out_smoothing = layers[i].attn_out_smoothing;
+      const runtime::BertEncoder fp32(impl->config, weights, threads, reference);
       if (calibrate) {
         const auto ranges = quant::calibrate(fp32, static_cast<int>(L), rows,
                                              quant::parse_calibration_method(options.calibration.method),
