@@ -64,7 +64,7 @@ void add_inspect_command(CLI::App& app) {
     std::printf("cpu            %s, %s\n", cpu.model_name.c_str(), cpu.summary().c_str());
     const int smoothed = impl.encoder->smoothed_gemms();
     if (model->precision() == Precision::Int8Dynamic || model->precision() == Precision::Int8Static)
-      std::printf("smoothing      %d of %lld GEMMs smoothed (outlier channels, attention output)\n",
+      std::printf("smoothing      %d of %lld GEMMs smoothed (SmoothQuant, outlier channels)\n",
                   smoothed, static_cast<long long>(4 * c.num_hidden_layers));
     nlohmann::json kernels = nlohmann::json::object();
     if (c.num_hidden_layers > 0) {

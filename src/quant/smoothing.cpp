@@ -11,22 +11,41 @@
 namespace encore::quant {
 namespace {
 
-class ContextMax : public runtime::ForwardObserver {
+class InputMax : public runtime::ForwardObserver {
  public:
-  ContextMax(int layers, std::int64_t H)
-      : amax(static_cast<std::size_t>(layers),
-             std::vector<float>(static_cast<std::size_t>(H), 0.f)) {}
+  explicit InputMax(int layers) : amax(static_cast<std::size_t>(layers)) {}
   void linear_input(int layer, runtime::LinearSlot slot, const float* x, std::int64_t rows,
                     std::int64_t cols, std::int64_t ld) override {
-    if (slot != runtime::LinearSlot::AttnOut) return;
-    auto& m = amax[static_cast<std::size_t>(layer)];
+    auto& m = amax[static_cast<std::size_t>(layer)][static_cast<std::size_t>(slot)];
+    m.resize(static_cast<std::size_t>(cols), 0.f);
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t c = 0; c < cols; ++c)
         m[static_cast<std::size_t>(c)] =
             std::max(m[static_cast<std::size_t>(c)], std::fabs(x[r * ld + c]));
   }
-  std::vector<std::vector<float>> amax;
+  std::vector<LayerSmoothing> amax;
 };
+
+// Bound on |W_i·x + b_i| for x a LayerNorm output g∘n + β (see input_bound), rows [r0, r1).
+std::vector<float> linear_of_ln_bound(const HostTensor& w, const HostTensor& b, const HostTensor& g,
+                                      const HostTensor& beta, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t H = w.shape.at(1);
+  const double root_h = std::sqrt(static_cast<double>(H));
+  std::vector<float> out(static_cast<std::size_t>(r1 - r0));
+  for (std::int64_t i = r0; i < r1; ++i) {
+    const float* row = w.data.data() + i * H;
+    double mean = b.empty() ? 0.0 : b.data[static_cast<std::size_t>(i)];
+    double sq = 0;
+    for (std::int64_t k = 0; k < H; ++k) {
+      mean += static_cast<double>(row[k]) * beta.data[static_cast<std::size_t>(k)];
+      const double wg = static_cast<double>(row[k]) * g.data[static_cast<std::size_t>(k)];
+      sq += wg * wg;
+    }
+    out[static_cast<std::size_t>(i - r0)] =
+        static_cast<float>(std::fabs(mean) + root_h * std::sqrt(sq));
+  }
+  return out;
+}
 
 std::vector<runtime::LayerPrecision> dynamic(std::vector<runtime::LayerPrecision> layers) {
   for (auto& l : layers) l.input_ranges.reset();
@@ -35,33 +54,54 @@ std::vector<runtime::LayerPrecision> dynamic(std::vector<runtime::LayerPrecision
 
 }  // namespace
 
-std::vector<float> context_bound(const BertWeights& w, int layer) {
-  const auto& L = w.layers.at(static_cast<std::size_t>(layer));
-  const HostTensor& g = layer == 0 ? w.embeddings_ln_weight
-                                   : w.layers[static_cast<std::size_t>(layer - 1)].output_ln_weight;
-  const HostTensor& beta = layer == 0
-                               ? w.embeddings_ln_bias
-                               : w.layers[static_cast<std::size_t>(layer - 1)].output_ln_bias;
-  const std::int64_t H = L.attn_output_weight.shape.at(1);
-  const double root_h = std::sqrt(static_cast<double>(H));
-  std::vector<float> out(static_cast<std::size_t>(H));
-  for (std::int64_t j = 0; j < H; ++j) {
-    const float* v = L.qkv_weight.data.data() + (2 * H + j) * H;
-    double mean = L.qkv_bias.empty() ? 0.0 : L.qkv_bias.data[static_cast<std::size_t>(2 * H + j)];
-    double sq = 0;
-    for (std::int64_t k = 0; k < H; ++k) {
-      mean += static_cast<double>(v[k]) * beta.data[static_cast<std::size_t>(k)];
-      const double wg = static_cast<double>(v[k]) * g.data[static_cast<std::size_t>(k)];
-      sq += wg * wg;
-    }
-    out[static_cast<std::size_t>(j)] = static_cast<float>(std::fabs(mean) + root_h * std::sqrt(sq));
+const HostTensor& slot_weight(const BertLayerWeights& l, runtime::LinearSlot slot) {
+  switch (slot) {
+    case runtime::LinearSlot::Qkv:
+      return l.qkv_weight;
+    case runtime::LinearSlot::AttnOut:
+      return l.attn_output_weight;
+    case runtime::LinearSlot::FfnIn:
+      return l.intermediate_weight;
+    case runtime::LinearSlot::FfnOut:
+      return l.output_weight;
   }
-  return out;
+  return l.qkv_weight;
 }
 
-std::vector<std::vector<float>> context_maxima(const runtime::BertEncoder& fp32, int num_layers,
-                                               const std::vector<Encoding>& rows) {
-  ContextMax observer(num_layers, fp32.hidden_size());
+std::vector<float> input_bound(const BertWeights& w, int layer, runtime::LinearSlot slot) {
+  const auto li = static_cast<std::size_t>(layer);
+  const auto& L = w.layers.at(li);
+  // The LayerNorm before QKV: the embeddings' or the previous layer's output LayerNorm.
+  const HostTensor& g0 = layer == 0 ? w.embeddings_ln_weight : w.layers[li - 1].output_ln_weight;
+  const HostTensor& b0 = layer == 0 ? w.embeddings_ln_bias : w.layers[li - 1].output_ln_bias;
+  const std::int64_t H = L.attn_output_weight.shape.at(1);
+  auto ln_bound = [&](const HostTensor& g, const HostTensor& beta) {
+    const double root_h = std::sqrt(static_cast<double>(H));
+    std::vector<float> out(static_cast<std::size_t>(H));
+    for (std::size_t j = 0; j < out.size(); ++j)
+      out[j] = static_cast<float>(std::fabs(g.data[j]) * root_h + std::fabs(beta.data[j]));
+    return out;
+  };
+  switch (slot) {
+    case runtime::LinearSlot::Qkv:
+      return ln_bound(g0, b0);
+    case runtime::LinearSlot::AttnOut:  // the V rows of the QKV weight
+      return linear_of_ln_bound(L.qkv_weight, L.qkv_bias, g0, b0, 2 * H, 3 * H);
+    case runtime::LinearSlot::FfnIn:
+      return ln_bound(L.attn_ln_weight, L.attn_ln_bias);
+    case runtime::LinearSlot::FfnOut: {
+      auto u = linear_of_ln_bound(L.intermediate_weight, L.intermediate_bias, L.attn_ln_weight,
+                                  L.attn_ln_bias, 0, L.intermediate_weight.shape.at(0));
+      for (auto& v : u) v = std::max(v, 0.17f);  // |GELU(u)| <= max(|u|, 0.17)
+      return u;
+    }
+  }
+  return {};
+}
+
+std::vector<LayerSmoothing> input_maxima(const runtime::BertEncoder& fp32, int num_layers,
+                                         const std::vector<Encoding>& rows) {
+  InputMax observer(num_layers);
   run_observed(fp32, rows, observer);
   return observer.amax;
 }
@@ -116,60 +156,69 @@ std::vector<Encoding> synthetic_rows(const BertConfig& config) {
   return rows;
 }
 
-std::vector<std::vector<float>> choose_smoothing(const BertConfig& config,
-                                                 const BertWeights& weights, int threads,
-                                                 const std::vector<runtime::LayerPrecision>& layers,
-                                                 const std::vector<Encoding>& calibration,
-                                                 const SmoothingOptions& options, int* detected) {
+std::vector<LayerSmoothing> choose_smoothing(const BertConfig& config, const BertWeights& weights,
+                                             int threads,
+                                             const std::vector<runtime::LayerPrecision>& layers,
+                                             const std::vector<Encoding>& calibration,
+                                             const SmoothingOptions& options, int* detected) {
   ProfileScope scope("stage", "choose_smoothing");
   const int n = static_cast<int>(layers.size());
-  std::vector<std::vector<float>> chosen(layers.size());
+  std::vector<LayerSmoothing> chosen(layers.size());
   if (detected) *detected = 0;
   auto is_int8 = [&](int l) {
     return layers[static_cast<std::size_t>(l)].precision == kernels::LinearPrecision::Int8 &&
            !layers[static_cast<std::size_t>(l)].smoothing_folded;
   };
-  // Candidates from the load-time bound first: without outliers there, nothing is measured
-  // and loading costs nothing more. Calibration maxima (when given) then decide.
-  std::vector<std::vector<float>> amax(layers.size());
+  constexpr runtime::LinearSlot kOrder[] = {runtime::LinearSlot::Qkv, runtime::LinearSlot::AttnOut,
+                                            runtime::LinearSlot::FfnIn,
+                                            runtime::LinearSlot::FfnOut};
+  // Candidates from the load-time bounds first: without outliers there and without
+  // calibration texts, nothing is measured and loading costs nothing more.
+  std::vector<LayerSmoothing> amax(layers.size());
   bool any = false;
   for (int l = 0; l < n; ++l)
-    if (is_int8(l)) {
-      amax[static_cast<std::size_t>(l)] = context_bound(weights, l);
-      any = any || outlier_ratio(amax[static_cast<std::size_t>(l)]) > options.threshold;
-    }
+    if (is_int8(l))
+      for (const auto slot : kOrder) {
+        auto& a = amax[static_cast<std::size_t>(l)][static_cast<std::size_t>(slot)];
+        a = input_bound(weights, l, slot);
+        any = any || outlier_ratio(a) > options.threshold;
+      }
   if (!any && calibration.empty()) return chosen;
   const runtime::BertEncoder fp32(config, weights, threads);
   if (!calibration.empty()) {
-    auto measured = context_maxima(fp32, n, calibration);
+    auto measured = input_maxima(fp32, n, calibration);
     for (int l = 0; l < n; ++l)
       if (is_int8(l))
         amax[static_cast<std::size_t>(l)] = std::move(measured[static_cast<std::size_t>(l)]);
   }
-  std::vector<int> candidates;
+  std::vector<std::pair<int, runtime::LinearSlot>> candidates;
   for (int l = 0; l < n; ++l)
-    if (is_int8(l) && outlier_ratio(amax[static_cast<std::size_t>(l)]) > options.threshold)
-      candidates.push_back(l);
+    if (is_int8(l))
+      for (const auto slot : kOrder)
+        if (outlier_ratio(amax[static_cast<std::size_t>(l)][static_cast<std::size_t>(slot)]) >
+            options.threshold)
+          candidates.emplace_back(l, slot);
   if (detected) *detected = static_cast<int>(candidates.size());
   if (candidates.empty()) return chosen;
   const std::vector<Encoding> synthetic =
       calibration.empty() ? synthetic_rows(config) : std::vector<Encoding>{};
   const auto& rows = calibration.empty() ? synthetic : calibration;
-  // Greedy, first layer first (errors compound): each candidate layer keeps the α whose
-  // INT8 output agrees best with FP32 at that layer, or no smoothing if none beats it.
+  // Greedy in forward order (errors compound): each candidate keeps the α whose INT8 output
+  // agrees best with FP32 at its layer, or no smoothing if none beats it.
   auto current = dynamic(layers);
   auto measure = [&](const std::vector<runtime::LayerPrecision>& p) {
     const runtime::BertEncoder candidate(config, weights, threads, p);
     return compare_layers(fp32, candidate, n, rows);
   };
   auto report = measure(current);
-  for (const int l : candidates) {
+  for (const auto& [l, slot] : candidates) {
     const auto li = static_cast<std::size_t>(l);
+    const auto si = static_cast<std::size_t>(slot);
     double best = report[li].mean_cosine;
     for (const double alpha : options.alphas) {
       auto trial = current;
-      trial[li].attn_out_smoothing =
-          smoothing_factors(amax[li], weights.layers[li].attn_output_weight, alpha);
+      trial[li].input_smoothing[si] =
+          smoothing_factors(amax[li][si], slot_weight(weights.layers[li], slot), alpha);
       auto r = measure(trial);
       if (r[li].mean_cosine > best) {
         best = r[li].mean_cosine;
@@ -177,7 +226,7 @@ std::vector<std::vector<float>> choose_smoothing(const BertConfig& config,
         report = std::move(r);
       }
     }
-    chosen[li] = current[li].attn_out_smoothing;
+    chosen[li][si] = current[li].input_smoothing[si];
   }
   return chosen;
 }

@@ -33,8 +33,15 @@ kernels::Activation to_kernel(Activation a) {
 
 std::unique_ptr<kernels::Linear> pack(HostTensor& w, HostTensor& b, kernels::Activation act,
                                       const kernels::LinearQuantization& q = {},
-                                      HostTensor* scales = nullptr) {
+                                      HostTensor* scales = nullptr,
+                                      HostTensor* stored_smoothing = nullptr) {
   kernels::LinearQuantization quant = q;
+  if (stored_smoothing && !stored_smoothing->empty()) {
+    if (q.input_smoothing)
+      throw Error("smoothing factors given for weights that already carry them");
+    quant.input_smoothing = stored_smoothing->data.data();
+    quant.smoothing_in_weights = true;
+  }
   if (scales && !scales->empty()) {
     if (q.precision != kernels::LinearPrecision::Int8)
       throw Error("INT8 weight scales given for a layer that runs in " +
@@ -48,6 +55,7 @@ std::unique_ptr<kernels::Linear> pack(HostTensor& w, HostTensor& b, kernels::Act
   w = HostTensor();
   b = HostTensor();
   if (scales) *scales = HostTensor();
+  if (stored_smoothing) *stored_smoothing = HostTensor();
   return linear;
 }
 
@@ -100,12 +108,6 @@ void fold_attention_smoothing(BertLayerWeights& l, std::int64_t H, const std::ve
     for (std::int64_t j = 0; j < H; ++j) wo[o * H + j] *= s[static_cast<std::size_t>(j)];
 }
 
-int BertEncoder::smoothed_gemms() const {
-  int n = 0;
-  for (const auto& lp : precision_) n += lp.smoothed() ? 1 : 0;
-  return n;
-}
-
 const char* to_string(LinearSlot s) {
   switch (s) {
     case LinearSlot::Qkv:
@@ -147,22 +149,29 @@ BertEncoder::BertEncoder(const BertConfig& config, BertWeights w, int threads,
       q.precision = lp.precision;
       if (lp.precision == kernels::LinearPrecision::Int8 && lp.input_ranges)
         q.input_range = (*lp.input_ranges)[static_cast<int>(slot)];
+      const auto& s = lp.input_smoothing[static_cast<std::size_t>(slot)];
+      if (slot != LinearSlot::AttnOut && !s.empty()) q.input_smoothing = s.data();
       return q;
     };
-    if (!lp.attn_out_smoothing.empty()) {
+    const auto& attn_smoothing = lp.input_smoothing[static_cast<std::size_t>(LinearSlot::AttnOut)];
+    if (!attn_smoothing.empty()) {
       if (!lw.qkv_weight_scale.empty())
         throw Error("smoothing factors given for a plan's already quantized weights");
-      fold_attention_smoothing(lw, H_, lp.attn_out_smoothing);
+      fold_attention_smoothing(lw, H_, attn_smoothing);
     }
+    smoothed_gemms_ += (!attn_smoothing.empty() || lp.smoothing_folded) ? 1 : 0;
     Layer l;
     l.qkv = pack(lw.qkv_weight, lw.qkv_bias, kernels::Activation::None, quant(LinearSlot::Qkv),
-                 &lw.qkv_weight_scale);
+                 &lw.qkv_weight_scale, &lw.qkv_input_smoothing);
     l.attn_out = pack(lw.attn_output_weight, lw.attn_output_bias, kernels::Activation::None,
                       quant(LinearSlot::AttnOut), &lw.attn_output_weight_scale);
     l.ffn_in = pack(lw.intermediate_weight, lw.intermediate_bias, act, quant(LinearSlot::FfnIn),
-                    &lw.intermediate_weight_scale);
-    l.ffn_out = pack(lw.output_weight, lw.output_bias, kernels::Activation::None,
-                     quant(LinearSlot::FfnOut), &lw.output_weight_scale);
+                    &lw.intermediate_weight_scale, &lw.intermediate_input_smoothing);
+    l.ffn_out =
+        pack(lw.output_weight, lw.output_bias, kernels::Activation::None, quant(LinearSlot::FfnOut),
+             &lw.output_weight_scale, &lw.output_input_smoothing);
+    for (const auto* lin : {l.qkv.get(), l.ffn_in.get(), l.ffn_out.get()})
+      smoothed_gemms_ += lin->smoothed_input() ? 1 : 0;
     // Reduced-precision layers already round their GEMM inputs; attention's products in BF16
     // run at twice the FP32 rate (measured in BENCHMARKS.md) for a comparable error.
     if (bf16_attention && lp.precision != kernels::LinearPrecision::FP32) {

@@ -31,13 +31,19 @@ struct LayerPrecision {
   kernels::LinearPrecision precision = kernels::LinearPrecision::FP32;
   // INT8 with calibrated (static) activation ranges, one per linear input, by LinearSlot.
   std::optional<std::array<std::pair<float, float>, kLinearSlots>> input_ranges;
-  // SmoothQuant factors s_j (one per hidden channel; empty: none) for the input of the
-  // attention-output GEMM, the attention context. They are folded into the weights at load
-  // (fold_attention_smoothing), so no pass is added to the forward.
-  std::vector<float> attn_out_smoothing;
-  // True when the weights already carry the factors (a plan written by `encore build`).
+  // INT8 SmoothQuant factors s_j per input channel of each linear, by LinearSlot (empty:
+  // none); no pass is added to the forward for either kind:
+  // - AttnOut (the attention context): folded into the weights at load
+  //   (fold_attention_smoothing).
+  // - Qkv, FfnIn (LayerNorm outputs), FfnOut (GELU's output): the linear's u8 quantization
+  //   pass reads x_j / s_j and its weight columns carry s_j. Folding 1/s into the LayerNorm's
+  //   gamma/beta instead would also scale the residual (in BERT's post-LN layers the
+  //   LayerNorm output is both the next GEMM's input and the residual the next LayerNorm
+  //   normalizes), and GELU is not homogeneous; the quantization pass reads x anyway.
+  std::array<std::vector<float>, kLinearSlots> input_smoothing;
+  // True when a plan's weights already carry the AttnOut factors (`encore build`); the other
+  // slots' factors travel as tensors with the weights (BertLayerWeights::*_input_smoothing).
   bool smoothing_folded = false;
-  bool smoothed() const { return smoothing_folded || !attn_out_smoothing.empty(); }
   bool operator==(const LayerPrecision&) const = default;
 };
 
@@ -88,8 +94,8 @@ class BertEncoder {
   std::size_t streamed_weight_bytes() const;
   int threads() const { return threads_; }
   const std::vector<LayerPrecision>& precision() const { return precision_; }
-  // GEMMs whose INT8 input is smoothed (LayerPrecision::smoothed), for inspect.
-  int smoothed_gemms() const;
+  // GEMMs whose INT8 input is smoothed, for inspect.
+  int smoothed_gemms() const { return smoothed_gemms_; }
   // The kernel each operation of layer `layer` runs for a batch of `tokens` tokens:
   // {op name, implementation} in forward order (inspect, bench, --profile).
   std::vector<std::pair<std::string, std::string>> kernels(int layer, std::int64_t tokens) const;
@@ -109,6 +115,7 @@ class BertEncoder {
   std::vector<LayerPrecision> precision_;
   std::unique_ptr<kernels::Linear> pooler_, classifier_;
   kernels::AttentionPrecision scratch_attention_ = kernels::AttentionPrecision::FP32;
+  int smoothed_gemms_ = 0;
 };
 
 }  // namespace encore::runtime

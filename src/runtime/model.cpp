@@ -88,19 +88,26 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     if (int8 && options.smooth_outliers) {
       // Before calibration: static ranges must be those of the smoothed inputs.
       const auto factors = quant::choose_smoothing(impl->config, weights, threads, layers, rows);
-      for (std::size_t i = 0; i < L; ++i) layers[i].attn_out_smoothing = factors[i];
+      for (std::size_t i = 0; i < L; ++i) layers[i].input_smoothing = factors[i];
     }
     if (calibrate || fallback) {
-      // FP32 with the same smoothing folded in: the same function, and the inputs calibration
-      // observes are the ones the INT8 layers will quantize.
+      // FP32 with the attention smoothing folded in (the same function; the context
+      // calibration observes is the one the INT8 layers quantize); calibration divides the
+      // other smoothed inputs by their factors as the quantization pass will.
       std::vector<runtime::LayerPrecision> reference(L);
-      for (std::size_t i = 0; i < L; ++i)
-        reference[i].attn_out_smoothing = layers[i].attn_out_smoothing;
+      std::vector<quant::LayerSmoothing> smoothing(L);
+      for (std::size_t i = 0; i < L; ++i) {
+        const auto a = static_cast<std::size_t>(runtime::LinearSlot::AttnOut);
+        reference[i].input_smoothing[a] = layers[i].input_smoothing[a];
+        smoothing[i] = layers[i].input_smoothing;
+        smoothing[i][a].clear();
+      }
       const runtime::BertEncoder fp32(impl->config, weights, threads, reference);
       if (calibrate) {
-        const auto ranges = quant::calibrate(fp32, static_cast<int>(L), rows,
-                                             quant::parse_calibration_method(options.calibration.method),
-                                             options.calibration.percentile);
+        const auto ranges =
+            quant::calibrate(fp32, static_cast<int>(L), rows,
+                             quant::parse_calibration_method(options.calibration.method),
+                             options.calibration.percentile, smoothing);
         for (std::size_t i = 0; i < L; ++i) layers[i].input_ranges = ranges[i];
       }
       if (fallback) {
