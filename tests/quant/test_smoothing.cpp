@@ -36,6 +36,17 @@ std::vector<TextInput> reference_inputs() {
   return out;
 }
 
+// A model folder made by a test, removed when the test ends (the copies are 13-45 MB).
+struct TempModel {
+  fs::path dir;
+  explicit TempModel(fs::path d) : dir(std::move(d)) {}
+  TempModel(const TempModel&) = delete;
+  ~TempModel() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -152,7 +163,8 @@ class OutlierChannels : public testing::TestWithParam<Case> {};
 
 TEST_P(OutlierChannels, Fp32IsPreservedAndSmoothedInt8KeepsMinTokenCosine099) {
   const Case& c = GetParam();
-  const fs::path dir = make_outlier_model(c.model, c.channels);
+  const TempModel made(make_outlier_model(c.model, c.channels));
+  const fs::path& dir = made.dir;
   const auto inputs = reference_inputs();
   const auto original = Model::load(test::shared_dir() / "models" / c.model);
   const auto fp32 = Model::load(dir);
@@ -197,7 +209,8 @@ INSTANTIATE_TEST_SUITE_P(Models, OutlierChannels,
                          });
 
 TEST(Smoothing, LayerNormOutliersAreSmoothedInTheQuantizationPass) {
-  const fs::path dir = make_layernorm_outlier_model("clinc-bert-small", {11, 100, 203});
+  const TempModel made(make_layernorm_outlier_model("clinc-bert-small", {11, 100, 203}));
+  const fs::path& dir = made.dir;
   const auto inputs = reference_inputs();
   const auto fp32 = Model::load(dir);
   const auto H = static_cast<std::size_t>(fp32->hidden_size());
@@ -230,7 +243,8 @@ TEST(Smoothing, ModelsWithoutOutliersAreLeftAlone) {
 }
 
 TEST(Smoothing, InspectSaysHowManyGemmsAreSmoothed) {
-  const fs::path dir = make_outlier_model("tiny-random-bert", {5, 41, 77});
+  const TempModel made(make_outlier_model("tiny-random-bert", {5, 41, 77}));
+  const fs::path& dir = made.dir;
   const auto r =
       test::run_cli("inspect --model " + test::shell_quote(dir.string()) + " --precision int8");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -286,11 +300,11 @@ TEST(Smoothing, FactorsFollowSmoothQuant) {
 TEST(Smoothing, PlansOfSmoothedModelsAreBitIdentical) {
   // Attention-context outliers (folded into the weights) and LayerNorm-output outliers (the
   // factors stored beside the weights for the quantization pass).
-  const std::vector<fs::path> models = {
-      make_outlier_model("tiny-random-bert", {5, 41, 77}),
-      make_layernorm_outlier_model("tiny-random-bert", {5, 41, 77})};
+  const TempModel context(make_outlier_model("tiny-random-bert", {5, 41, 77}));
+  const TempModel layernorm(make_layernorm_outlier_model("tiny-random-bert", {5, 41, 77}));
+  const TempModel plans(test::temp_dir("smoothed_plans"));
+  const std::vector<fs::path> models = {context.dir, layernorm.dir};
   const auto inputs = reference_inputs();
-  const fs::path plans = test::temp_dir("smoothed_plans");
   for (std::size_t m = 0; m < models.size(); ++m)
     for (const Precision p : {Precision::Int8Dynamic, Precision::Int8Static}) {
       const auto in_memory = Model::load(models[m], int8(p, true));
@@ -299,7 +313,7 @@ TEST(Smoothing, PlansOfSmoothedModelsAreBitIdentical) {
       quant::PlanManifest man;
       man.precision = in_memory->precision();
       man.layers = in_memory->internals().encoder->precision();
-      const fs::path plan = plans / (std::to_string(m) + to_string(p));
+      const fs::path plan = plans.dir / (std::to_string(m) + to_string(p));
       quant::write_plan(models[m], plan, man);
       const auto loaded = Model::load(plan);
       EXPECT_EQ(loaded->internals().encoder->smoothed_gemms(), smoothed);
