@@ -62,6 +62,10 @@ void add_inspect_command(CLI::App& app) {
     std::printf("FLOPs/token    %.2f MFLOP at sequence length %lld\n", flops / 1e6, static_cast<long long>(a->seq));
     const CpuFeatures& cpu = cpu_features();
     std::printf("cpu            %s, %s\n", cpu.model_name.c_str(), cpu.summary().c_str());
+    const int smoothed = impl.encoder->smoothed_gemms();
+    if (model->precision() == Precision::Int8Dynamic || model->precision() == Precision::Int8Static)
+      std::printf("smoothing      %d of %lld GEMMs smoothed (SmoothQuant, outlier channels)\n",
+                  smoothed, static_cast<long long>(4 * c.num_hidden_layers));
     nlohmann::json kernels = nlohmann::json::object();
     if (c.num_hidden_layers > 0) {
       std::printf("kernels        (layer 0, precision %s, %lld tokens)\n", to_string(model->precision()).c_str(),
@@ -94,6 +98,7 @@ void add_inspect_command(CLI::App& app) {
                        {"packed_bytes", impl.encoder->packed_bytes()}, {"flops_per_token", flops},
                        {"seq", a->seq}, {"plan", steps}, {"cpu", cpu.to_json()},
                        {"precision", to_string(model->precision())}, {"kernels", kernels}};
+      j["smoothed_gemms"] = smoothed;
       std::ofstream f(a->json);
       if (!f) throw InputError("cannot write '" + a->json + "'");
       f << j.dump(2) << "\n";

@@ -39,6 +39,9 @@ struct ModelOptions {
   // calibration texts falls below fallback_min_cosine.
   bool fallback_auto = false;
   double fallback_min_cosine = 0.995;
+  // INT8: smooth attention-output GEMM inputs with outlier channels (SmoothQuant folded into
+  // the weights) where that measurably lowers the error; false keeps plain INT8 (A/B).
+  bool smooth_outliers = true;
 };
 
 struct BatchOptions {

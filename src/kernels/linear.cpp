@@ -139,7 +139,25 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
     : in_(in_features), out_(out_features), activation_(activation), precision_(q.precision) {
   auto& eng = cpu_engine();
   dnnl::stream s(eng);
+  if (q.input_smoothing && precision_ != LinearPrecision::Int8)
+    throw Error(std::string("input smoothing given for a ") + to_string(precision_) + " linear");
   if (precision_ == LinearPrecision::Int8) {
+    std::vector<float> smoothed;
+    if (q.input_smoothing) {
+      inv_smooth_.resize(static_cast<std::size_t>(in_));
+      for (int j = 0; j < in_; ++j) {
+        const float sj = q.input_smoothing[j];
+        if (!(sj > 0.f) || !std::isfinite(sj))
+          throw Error("input smoothing factor " + std::to_string(j) +
+                      " is not a positive finite number");
+        inv_smooth_[static_cast<std::size_t>(j)] = 1.f / sj;
+      }
+      if (!q.smoothing_in_weights) {
+        smoothed.assign(weight, weight + static_cast<std::size_t>(in_) * out_);
+        scale_weight_columns(smoothed.data(), out_, in_, q.input_smoothing);
+        weight = smoothed.data();
+      }
+    }
     std::vector<std::int8_t> qw(static_cast<std::size_t>(in_) * out_);
     w_scale_.resize(out_);
     col_sum_.resize(out_);
@@ -313,10 +331,11 @@ void Linear::forward(const float* x, std::int64_t rows, float* y, dnnl::stream& 
       row_scale = reinterpret_cast<float*>(converted + n);
       row_zp = reinterpret_cast<std::int32_t*>(converted + n +
                                                align_up(static_cast<std::size_t>(rows) * 4));
+      const float* smooth = inv_smooth_.empty() ? nullptr : inv_smooth_.data();
       if (static_input()) {
-        quantize_u8(x, rows, in_, ldx, static_scale_, static_zero_point_, converted, ld);
+        quantize_u8(x, rows, in_, ldx, static_scale_, static_zero_point_, converted, ld, smooth);
       } else {
-        quantize_rows_u8(x, rows, in_, ldx, converted, row_scale, row_zp, ld);
+        quantize_rows_u8(x, rows, in_, ldx, converted, row_scale, row_zp, ld, smooth);
       }
       src_ptr = converted;
       break;

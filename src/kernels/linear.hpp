@@ -47,6 +47,11 @@ struct LinearQuantization {
   // INT8 only: per-output-channel weight scales to use instead of max|w|/127 (a plan stores
   // the quantized weights; re-quantizing w = q·s with s reproduces q exactly).
   const float* weight_scales = nullptr;
+  // INT8 only: SmoothQuant factors s_j (in_features entries, > 0) for the input channels:
+  // the quantization pass reads x_j / s_j and the weight's columns are multiplied by s_j
+  // (unless `smoothing_in_weights`: a plan's weights already carry them).
+  const float* input_smoothing = nullptr;
+  bool smoothing_in_weights = false;
 };
 
 class Linear {
@@ -61,6 +66,7 @@ class Linear {
   Activation activation() const { return activation_; }
   LinearPrecision precision() const { return precision_; }
   bool static_input() const { return static_scale_ > 0; }
+  bool smoothed_input() const { return !inv_smooth_.empty(); }
 
   // x: [rows, in] with leading dimension `ldx`; y: [rows, out] with leading dimension `ldy`.
   // `scratch` must hold scratchpad_bytes(rows) bytes.
@@ -110,6 +116,7 @@ class Linear {
   // INT8: weight scales, Σ_k q[n,k] per output column (both zero-padded to the kernel's
   // padded N), static input scale/zero point.
   std::vector<float> w_scale_, bias_f32_;
+  std::vector<float> inv_smooth_;  // 1/s_j of a smoothed INT8 input, else empty
   std::vector<std::int32_t> col_sum_;
   float static_scale_ = 0;
   std::int32_t static_zero_point_ = 0;

@@ -77,6 +77,42 @@ void quantize_row_dynamic(const float* x, std::int64_t cols, std::uint8_t* out, 
   quantize_span(x, cols, 1.f / p.scale, static_cast<float>(p.zero_point), out);
 }
 
+// quantize_span and quantize_row_dynamic for x·col_scale (smoothed inputs); the product is
+// formed the same way in both loops, so the range and the quantized values agree.
+inline __attribute__((always_inline)) void quantize_span_scaled(const float* x, const float* cs,
+                                                                std::int64_t cols, float inv,
+                                                                float zp, std::uint8_t* out) {
+  constexpr std::int32_t lo = std::bit_cast<std::int32_t>(12582912.0f), hi = lo + 255;
+  for (std::int64_t c = 0; c < cols; ++c) {
+    std::int32_t b = std::bit_cast<std::int32_t>(((x[c] * cs[c]) * inv + zp) + 12582912.0f);
+    b = b < lo ? lo : b;
+    b = b > hi ? hi : b;
+    out[c] = static_cast<std::uint8_t>(b - lo);
+  }
+}
+
+ENCORE_SIMD_CLONES
+void quantize_row_dynamic_scaled(const float* x, const float* cs, std::int64_t cols,
+                                 std::uint8_t* out, float* scale, std::int32_t* zero_point) {
+  std::int32_t hi_bits = 0, neg_lo_bits = 0;
+  for (std::int64_t c = 0; c < cols; ++c) {
+    const auto b = std::bit_cast<std::int32_t>(x[c] * cs[c]);
+    hi_bits = std::max(hi_bits, b);
+    neg_lo_bits = std::max(neg_lo_bits, b ^ INT32_MIN);
+  }
+  const float lo = -std::bit_cast<float>(neg_lo_bits), hi = std::bit_cast<float>(hi_bits);
+  const U8Params p = params_for(lo, hi);
+  *scale = p.scale;
+  *zero_point = p.zero_point;
+  quantize_span_scaled(x, cs, cols, 1.f / p.scale, static_cast<float>(p.zero_point), out);
+}
+
+ENCORE_SIMD_CLONES
+void quantize_row_static_scaled(const float* x, const float* cs, std::int64_t cols, float inv,
+                                float zp, std::uint8_t* out) {
+  quantize_span_scaled(x, cs, cols, inv, zp, out);
+}
+
 ENCORE_SIMD_CLONES
 void quantize_row_static(const float* x, std::int64_t cols, float inv, float zp,
                          std::uint8_t* out) {
@@ -154,24 +190,37 @@ void convert_to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::
 
 void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,
                       std::uint8_t* out, float* scale, std::int32_t* zero_point,
-                      std::int64_t out_ld) {
+                      std::int64_t out_ld, const float* col_scale) {
   if (out_ld == 0) out_ld = cols;
 #pragma omp parallel for schedule(static) if (rows * cols > 32768)
   for (std::int64_t r = 0; r < rows; ++r) {
-    quantize_row_dynamic(x + r * ld, cols, out + r * out_ld, scale + r, zero_point + r);
+    if (col_scale)
+      quantize_row_dynamic_scaled(x + r * ld, col_scale, cols, out + r * out_ld, scale + r,
+                                  zero_point + r);
+    else
+      quantize_row_dynamic(x + r * ld, cols, out + r * out_ld, scale + r, zero_point + r);
     std::fill(out + r * out_ld + cols, out + (r + 1) * out_ld, std::uint8_t{0});
   }
 }
 
 void quantize_u8(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float scale,
-                 std::int32_t zero_point, std::uint8_t* out, std::int64_t out_ld) {
+                 std::int32_t zero_point, std::uint8_t* out, std::int64_t out_ld,
+                 const float* col_scale) {
   if (out_ld == 0) out_ld = cols;
   const float inv = 1.f / scale, zp = static_cast<float>(zero_point);
 #pragma omp parallel for schedule(static) if (rows * cols > 32768)
   for (std::int64_t r = 0; r < rows; ++r) {
-    quantize_row_static(x + r * ld, cols, inv, zp, out + r * out_ld);
+    if (col_scale)
+      quantize_row_static_scaled(x + r * ld, col_scale, cols, inv, zp, out + r * out_ld);
+    else
+      quantize_row_static(x + r * ld, cols, inv, zp, out + r * out_ld);
     std::fill(out + r * out_ld + cols, out + (r + 1) * out_ld, std::uint8_t{0});
   }
+}
+
+void scale_weight_columns(float* w, std::int64_t rows, std::int64_t cols, const float* s) {
+  for (std::int64_t o = 0; o < rows; ++o)
+    for (std::int64_t j = 0; j < cols; ++j) w[o * cols + j] *= s[j];
 }
 
 U8Params u8_params(float lo, float hi) {

@@ -21,13 +21,20 @@ void convert_to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::
 // q = clamp(round(x/scale)+zp, 0, 255). out is [rows, cols] with leading dimension out_ld
 // (0: cols); bytes between cols and out_ld are set to 0.
 // (scale is floored at 1e-30 so that 1/scale stays finite for rows of denormal-sized values.)
+// `col_scale` (optional, `cols` entries): quantizes x[r,c]·col_scale[c] instead of x (INT8
+// smoothing: 1/s_j per input channel, applied in this pass rather than in one of its own).
 void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,
                       std::uint8_t* out, float* scale, std::int32_t* zero_point,
-                      std::int64_t out_ld = 0);
+                      std::int64_t out_ld = 0, const float* col_scale = nullptr);
 
 // Same with one fixed (static, calibrated) scale (> 0) and zero point for all rows.
 void quantize_u8(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float scale,
-                 std::int32_t zero_point, std::uint8_t* out, std::int64_t out_ld = 0);
+                 std::int32_t zero_point, std::uint8_t* out, std::int64_t out_ld = 0,
+                 const float* col_scale = nullptr);
+
+// w[o, j] *= s[j] for w [rows, cols] row-major: an INT8 smoothing factor moved into a weight's
+// input columns (the engine and `encore build` share it so plans stay bit-identical).
+void scale_weight_columns(float* w, std::int64_t rows, std::int64_t cols, const float* s);
 
 // Quantization parameters for a calibrated range [lo, hi] (lo<=0<=hi enforced by widening).
 struct U8Params {

@@ -203,6 +203,12 @@ BertWeights BertWeights::load(const io::WeightStore& store, const BertConfig& c)
     L.output_bias = l.load(p + "output.dense.bias", {H});
     L.output_ln_weight = l.load(p + "output.LayerNorm.weight", {H});
     L.output_ln_bias = l.load(p + "output.LayerNorm.bias", {H});
+    const auto optional = [&](const std::string& name, std::int64_t n, HostTensor& t) {
+      if (l.lookup(name)) t = l.load(name, {n});
+    };
+    optional(p + "attention.self.input_smoothing", H, L.qkv_input_smoothing);
+    optional(p + "intermediate.dense.input_smoothing", H, L.intermediate_input_smoothing);
+    optional(p + "output.dense.input_smoothing", I, L.output_input_smoothing);
   }
 
   // Optional heads: a weight without its bias (or the reverse) is a broken checkpoint.

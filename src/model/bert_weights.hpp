@@ -43,6 +43,10 @@ struct BertLayerWeights {
   // whose dequantized values (q·scale) the weight tensors above then hold.
   HostTensor qkv_weight_scale, attn_output_weight_scale, intermediate_weight_scale,
       output_weight_scale;
+  // Only in INT8 plans with smoothed inputs: the factors s_j the weights above already carry
+  // and the quantization pass divides by ('<prefix>.input_smoothing': attention.self,
+  // intermediate.dense, output.dense).
+  HostTensor qkv_input_smoothing, intermediate_input_smoothing, output_input_smoothing;
 };
 
 // Bytes the checkpoint spends on the tensors encore loaded, per stored dtype.

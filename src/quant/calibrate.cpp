@@ -9,10 +9,26 @@ namespace {
 
 class Collect : public runtime::ForwardObserver {
  public:
-  Collect(int layers, bool histogram) : histogram_(histogram), stats_(static_cast<std::size_t>(layers)) {}
+  Collect(int layers, bool histogram, const std::vector<LayerSmoothing>& smoothing)
+      : histogram_(histogram), stats_(static_cast<std::size_t>(layers)), smoothing_(smoothing) {}
   void linear_input(int layer, runtime::LinearSlot slot, const float* x, std::int64_t rows,
                     std::int64_t cols, std::int64_t ld) override {
     RangeCollector& c = at(layer, slot);
+    if (!smoothing_.empty()) {
+      const auto& s = smoothing_[static_cast<std::size_t>(layer)][static_cast<std::size_t>(slot)];
+      if (!s.empty()) {
+        // x_j · (1/s_j), rounded as the quantization pass rounds it.
+        scaled_.resize(static_cast<std::size_t>(rows * cols));
+        inv_.resize(s.size());
+        for (std::size_t j = 0; j < s.size(); ++j) inv_[j] = 1.f / s[j];
+        for (std::int64_t r = 0; r < rows; ++r)
+          for (std::int64_t j = 0; j < cols; ++j)
+            scaled_[static_cast<std::size_t>(r * cols + j)] =
+                x[r * ld + j] * inv_[static_cast<std::size_t>(j)];
+        x = scaled_.data();
+        ld = cols;
+      }
+    }
     if (histogram_)
       c.observe_histogram(x, rows, cols, ld);
     else
@@ -26,18 +42,24 @@ class Collect : public runtime::ForwardObserver {
  private:
   bool histogram_;
   std::vector<std::array<RangeCollector, runtime::kLinearSlots>> stats_;
+  const std::vector<LayerSmoothing>& smoothing_;
+  std::vector<float> scaled_, inv_;
 };
 
 }  // namespace
 
 std::vector<LayerRanges> calibrate(const runtime::BertEncoder& fp32, int num_layers,
                                    const std::vector<Encoding>& rows, CalibrationMethod method,
-                                   double percentile) {
+                                   double percentile,
+                                   const std::vector<LayerSmoothing>& smoothing) {
   ProfileScope scope("stage", "calibrate");
   if (rows.empty()) throw InputError("the calibration set is empty");
   if (method == CalibrationMethod::Percentile && !(percentile > 50.0 && percentile <= 100.0))
     throw InputError("calibration percentile must be in (50, 100], got " + std::to_string(percentile));
-  Collect collect(num_layers, false);
+  if (!smoothing.empty() && smoothing.size() != static_cast<std::size_t>(num_layers))
+    throw Error("calibration smoothing for " + std::to_string(smoothing.size()) +
+                " layers, the model has " + std::to_string(num_layers));
+  Collect collect(num_layers, false, smoothing);
   run_observed(fp32, rows, collect);
   if (method != CalibrationMethod::MinMax) {
     collect.set_histogram(true);

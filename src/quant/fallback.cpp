@@ -20,10 +20,11 @@ FallbackResult fallback_layers(const runtime::BertEncoder& fp32, const BertConfi
         worst = l;
     if (worst < 0) return {std::move(layers), std::move(candidate)};
     // BF16 where the CPU runs it natively, else FP32 (emulated BF16 is slower than FP32).
-    layers[static_cast<std::size_t>(worst)] = {kernels::cpu_has_native_bf16()
-                                                   ? kernels::LinearPrecision::BF16
-                                                   : kernels::LinearPrecision::FP32,
-                                               std::nullopt};
+    // (Without INT8's ranges and smoothing: neither matters outside INT8.)
+    runtime::LayerPrecision moved;
+    moved.precision = kernels::cpu_has_native_bf16() ? kernels::LinearPrecision::BF16
+                                                     : kernels::LinearPrecision::FP32;
+    layers[static_cast<std::size_t>(worst)] = moved;
   }
   // Unreachable: after n moves no INT8 layer is left, and the next round returns.
   return {layers, std::make_unique<runtime::BertEncoder>(config, weights, threads, layers)};

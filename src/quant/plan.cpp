@@ -150,6 +150,14 @@ PlanManifest read_plan(const fs::path& dir) {
         }
         lp.input_ranges = r;
       }
+      if (L.contains("smoothed")) {
+        // Which linears' inputs are smoothed (informational but for attn_out, whose factors
+        // are folded into the weights; the others' are stored as tensors).
+        if (!L["smoothed"].is_array())
+          throw fail(lw + " \"smoothed\" must be an array of linear names");
+        for (const auto& v : L["smoothed"])
+          if (v.is_string() && v.get<std::string>() == "attn_out") lp.smoothing_folded = true;
+      }
       m.layers.push_back(lp);
     }
     const bool static_int8 = m.precision == Precision::Int8Static;
@@ -201,9 +209,31 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
   add_f32(w, "embeddings.LayerNorm.bias", wts.embeddings_ln_bias);
   const std::int64_t H = config.hidden_size, I = config.intermediate_size;
   for (std::size_t i = 0; i < wts.layers.size(); ++i) {
-    const auto& L = wts.layers[i];
+    auto& L = wts.layers[i];
     const auto p = m.layers[i].precision;
+    // Smoothing as the engine applies it at load: the attention output's folded into the
+    // weights (the manifest records that it is), the others' factors multiplied into the
+    // weight columns and stored beside them for the quantization pass.
+    const auto& smooth = m.layers[i].input_smoothing;
+    const auto slot = [&](runtime::LinearSlot s) -> const std::vector<float>& {
+      return smooth[static_cast<std::size_t>(s)];
+    };
     const std::string pre = "encoder.layer." + std::to_string(i) + ".";
+    if (!slot(runtime::LinearSlot::AttnOut).empty())
+      runtime::fold_attention_smoothing(L, H, slot(runtime::LinearSlot::AttnOut));
+    const auto smooth_columns = [&](runtime::LinearSlot s, HostTensor& weight,
+                                    const std::string& name) {
+      const auto& f = slot(s);
+      if (f.empty()) return;
+      if (p != kernels::LinearPrecision::Int8)
+        throw Error("layer " + std::to_string(i) + " has input smoothing but runs in " +
+                    kernels::to_string(p));
+      kernels::scale_weight_columns(weight.data.data(), weight.shape[0], weight.shape[1], f.data());
+      w.add_f32(pre + name + ".input_smoothing", {static_cast<std::int64_t>(f.size())}, f);
+    };
+    smooth_columns(runtime::LinearSlot::Qkv, L.qkv_weight, "attention.self");
+    smooth_columns(runtime::LinearSlot::FfnIn, L.intermediate_weight, "intermediate.dense");
+    smooth_columns(runtime::LinearSlot::FfnOut, L.output_weight, "output.dense");
     const char* parts[] = {"query", "key", "value"};
     for (int k = 0; k < 3; ++k) {
       const std::string s = pre + "attention.self." + parts[k];
@@ -271,6 +301,12 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
       }
       L["input_ranges"] = r;
     }
+    json smoothed = json::array();
+    for (int s = 0; s < runtime::kLinearSlots; ++s)
+      if (!lp.input_smoothing[static_cast<std::size_t>(s)].empty() ||
+          (lp.smoothing_folded && s == static_cast<int>(runtime::LinearSlot::AttnOut)))
+        smoothed.push_back(runtime::to_string(static_cast<runtime::LinearSlot>(s)));
+    if (!smoothed.empty()) L["smoothed"] = smoothed;
     layers.push_back(L);
   }
   j["layers"] = layers;

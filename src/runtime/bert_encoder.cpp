@@ -1,6 +1,7 @@
 #include "runtime/bert_encoder.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include <omp.h>
@@ -32,8 +33,15 @@ kernels::Activation to_kernel(Activation a) {
 
 std::unique_ptr<kernels::Linear> pack(HostTensor& w, HostTensor& b, kernels::Activation act,
                                       const kernels::LinearQuantization& q = {},
-                                      HostTensor* scales = nullptr) {
+                                      HostTensor* scales = nullptr,
+                                      HostTensor* stored_smoothing = nullptr) {
   kernels::LinearQuantization quant = q;
+  if (stored_smoothing && !stored_smoothing->empty()) {
+    if (q.input_smoothing)
+      throw Error("smoothing factors given for weights that already carry them");
+    quant.input_smoothing = stored_smoothing->data.data();
+    quant.smoothing_in_weights = true;
+  }
   if (scales && !scales->empty()) {
     if (q.precision != kernels::LinearPrecision::Int8)
       throw Error("INT8 weight scales given for a layer that runs in " +
@@ -47,6 +55,7 @@ std::unique_ptr<kernels::Linear> pack(HostTensor& w, HostTensor& b, kernels::Act
   w = HostTensor();
   b = HostTensor();
   if (scales) *scales = HostTensor();
+  if (stored_smoothing) *stored_smoothing = HostTensor();
   return linear;
 }
 
@@ -81,6 +90,23 @@ ArenaPlan plan(std::int64_t tokens, std::int64_t seqs, std::int64_t H, std::int6
 }
 
 }  // namespace
+
+void fold_attention_smoothing(BertLayerWeights& l, std::int64_t H, const std::vector<float>& s) {
+  if (static_cast<std::int64_t>(s.size()) != H)
+    throw Error("smoothing factors for " + std::to_string(s.size()) + " channels, hidden size " +
+                std::to_string(H));
+  for (std::int64_t j = 0; j < H; ++j) {
+    if (!(s[static_cast<std::size_t>(j)] > 0.f) || !std::isfinite(s[static_cast<std::size_t>(j)]))
+      throw Error("smoothing factor " + std::to_string(j) + " is not a positive finite number");
+    const float inv = 1.f / s[static_cast<std::size_t>(j)];
+    float* v = l.qkv_weight.data.data() + (2 * H + j) * H;
+    for (std::int64_t k = 0; k < H; ++k) v[k] *= inv;
+    if (!l.qkv_bias.empty()) l.qkv_bias.data[static_cast<std::size_t>(2 * H + j)] *= inv;
+  }
+  float* wo = l.attn_output_weight.data.data();  // [out = H, in = H]
+  for (std::int64_t o = 0; o < H; ++o)
+    for (std::int64_t j = 0; j < H; ++j) wo[o * H + j] *= s[static_cast<std::size_t>(j)];
+}
 
 const char* to_string(LinearSlot s) {
   switch (s) {
@@ -123,17 +149,29 @@ BertEncoder::BertEncoder(const BertConfig& config, BertWeights w, int threads,
       q.precision = lp.precision;
       if (lp.precision == kernels::LinearPrecision::Int8 && lp.input_ranges)
         q.input_range = (*lp.input_ranges)[static_cast<int>(slot)];
+      const auto& s = lp.input_smoothing[static_cast<std::size_t>(slot)];
+      if (slot != LinearSlot::AttnOut && !s.empty()) q.input_smoothing = s.data();
       return q;
     };
+    const auto& attn_smoothing = lp.input_smoothing[static_cast<std::size_t>(LinearSlot::AttnOut)];
+    if (!attn_smoothing.empty()) {
+      if (!lw.qkv_weight_scale.empty())
+        throw Error("smoothing factors given for a plan's already quantized weights");
+      fold_attention_smoothing(lw, H_, attn_smoothing);
+    }
+    smoothed_gemms_ += (!attn_smoothing.empty() || lp.smoothing_folded) ? 1 : 0;
     Layer l;
     l.qkv = pack(lw.qkv_weight, lw.qkv_bias, kernels::Activation::None, quant(LinearSlot::Qkv),
-                 &lw.qkv_weight_scale);
+                 &lw.qkv_weight_scale, &lw.qkv_input_smoothing);
     l.attn_out = pack(lw.attn_output_weight, lw.attn_output_bias, kernels::Activation::None,
                       quant(LinearSlot::AttnOut), &lw.attn_output_weight_scale);
     l.ffn_in = pack(lw.intermediate_weight, lw.intermediate_bias, act, quant(LinearSlot::FfnIn),
-                    &lw.intermediate_weight_scale);
-    l.ffn_out = pack(lw.output_weight, lw.output_bias, kernels::Activation::None,
-                     quant(LinearSlot::FfnOut), &lw.output_weight_scale);
+                    &lw.intermediate_weight_scale, &lw.intermediate_input_smoothing);
+    l.ffn_out =
+        pack(lw.output_weight, lw.output_bias, kernels::Activation::None, quant(LinearSlot::FfnOut),
+             &lw.output_weight_scale, &lw.output_input_smoothing);
+    for (const auto* lin : {l.qkv.get(), l.ffn_in.get(), l.ffn_out.get()})
+      smoothed_gemms_ += lin->smoothed_input() ? 1 : 0;
     // Reduced-precision layers already round their GEMM inputs; attention's products in BF16
     // run at twice the FP32 rate (measured in BENCHMARKS.md) for a comparable error.
     if (bf16_attention && lp.precision != kernels::LinearPrecision::FP32) {

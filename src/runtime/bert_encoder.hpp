@@ -31,8 +31,31 @@ struct LayerPrecision {
   kernels::LinearPrecision precision = kernels::LinearPrecision::FP32;
   // INT8 with calibrated (static) activation ranges, one per linear input, by LinearSlot.
   std::optional<std::array<std::pair<float, float>, kLinearSlots>> input_ranges;
+  // INT8 SmoothQuant factors s_j per input channel of each linear, by LinearSlot (empty:
+  // none); no pass is added to the forward for either kind:
+  // - AttnOut (the attention context): folded into the weights at load
+  //   (fold_attention_smoothing).
+  // - Qkv, FfnIn (LayerNorm outputs), FfnOut (GELU's output): the linear's u8 quantization
+  //   pass reads x_j / s_j and its weight columns carry s_j. Folding 1/s into the LayerNorm's
+  //   gamma/beta instead would also scale the residual (in BERT's post-LN layers the
+  //   LayerNorm output is both the next GEMM's input and the residual the next LayerNorm
+  //   normalizes), and GELU is not homogeneous; the quantization pass reads x anyway.
+  std::array<std::vector<float>, kLinearSlots> input_smoothing;
+  // True when a plan's weights already carry the AttnOut factors (`encore build`); the other
+  // slots' factors travel as tensors with the weights (BertLayerWeights::*_input_smoothing).
+  bool smoothing_folded = false;
   bool operator==(const LayerPrecision&) const = default;
 };
+
+// Moves per-channel scale out of the attention context into the attention-output weight:
+// the value projection's output rows (weight and bias) are divided by s_j and the output
+// dense's input columns multiplied by s_j. The context is Σ_t p_t·V_t per head, linear in
+// V, so context channel j becomes ctx_j / s_j exactly and W_o·ctx is unchanged (up to
+// rounding). Unlike folding into a LayerNorm's gamma/beta, nothing else reads V, so no other
+// path (BERT's post-LN residual reads the LayerNorm output) changes. The V rows quantize per
+// output channel, so dividing a row by s_j costs them no precision.
+void fold_attention_smoothing(BertLayerWeights& layer, std::int64_t hidden,
+                              const std::vector<float>& s);
 
 // Sees intermediate tensors of a forward pass (calibration, per-layer error reports).
 class ForwardObserver {
@@ -71,6 +94,8 @@ class BertEncoder {
   std::size_t streamed_weight_bytes() const;
   int threads() const { return threads_; }
   const std::vector<LayerPrecision>& precision() const { return precision_; }
+  // GEMMs whose INT8 input is smoothed, for inspect.
+  int smoothed_gemms() const { return smoothed_gemms_; }
   // The kernel each operation of layer `layer` runs for a batch of `tokens` tokens:
   // {op name, implementation} in forward order (inspect, bench, --profile).
   std::vector<std::pair<std::string, std::string>> kernels(int layer, std::int64_t tokens) const;
@@ -90,6 +115,7 @@ class BertEncoder {
   std::vector<LayerPrecision> precision_;
   std::unique_ptr<kernels::Linear> pooler_, classifier_;
   kernels::AttentionPrecision scratch_attention_ = kernels::AttentionPrecision::FP32;
+  int smoothed_gemms_ = 0;
 };
 
 }  // namespace encore::runtime

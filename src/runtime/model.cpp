@@ -7,14 +7,15 @@
 #include <mutex>
 #include <numeric>
 
+#include "core/profiler.hpp"
 #include "io/safetensors.hpp"
 #include "kernels/linear.hpp"
+#include "model/bert_config.hpp"
+#include "model/bert_weights.hpp"
 #include "quant/calibrate.hpp"
 #include "quant/fallback.hpp"
 #include "quant/plan.hpp"
-#include "model/bert_config.hpp"
-#include "model/bert_weights.hpp"
-#include "core/profiler.hpp"
+#include "quant/smoothing.hpp"
 #include "runtime/model_impl.hpp"
 #include "runtime/threads.hpp"
 
@@ -74,19 +75,39 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
     impl->parameters = weights.parameter_count;
     impl->disk_usage = weights.disk_usage;
     store.close();  // weights are host copies now; drop the file mapping before packing
+    const bool int8 = !impl->is_plan && (impl->precision == Precision::Int8Static ||
+                                         impl->precision == Precision::Int8Dynamic);
     const bool calibrate = !impl->is_plan && impl->precision == Precision::Int8Static;
-    const bool fallback = !impl->is_plan && options.fallback_auto &&
-                          (impl->precision == Precision::Int8Static || impl->precision == Precision::Int8Dynamic);
+    const bool fallback = int8 && options.fallback_auto;
+    if ((calibrate || fallback) && options.calibration.texts.empty())
+      throw InputError(std::string(calibrate ? "int8-static" : "--fallback auto") +
+                       " needs calibration texts (--calibration FILE.jsonl)");
+    std::vector<Encoding> rows;
+    if (int8 && !options.calibration.texts.empty())
+      rows = impl->encode_all(options.calibration.texts, BatchOptions{});
+    if (int8 && options.smooth_outliers) {
+      // Before calibration: static ranges must be those of the smoothed inputs.
+      const auto factors = quant::choose_smoothing(impl->config, weights, threads, layers, rows);
+      for (std::size_t i = 0; i < L; ++i) layers[i].input_smoothing = factors[i];
+    }
     if (calibrate || fallback) {
-      if (options.calibration.texts.empty())
-        throw InputError(std::string(calibrate ? "int8-static" : "--fallback auto") +
-                         " needs calibration texts (--calibration FILE.jsonl)");
-      const auto rows = impl->encode_all(options.calibration.texts, BatchOptions{});
-      const runtime::BertEncoder fp32(impl->config, weights, threads);
+      // FP32 with the attention smoothing folded in (the same function; the context
+      // calibration observes is the one the INT8 layers quantize); calibration divides the
+      // other smoothed inputs by their factors as the quantization pass will.
+      std::vector<runtime::LayerPrecision> reference(L);
+      std::vector<quant::LayerSmoothing> smoothing(L);
+      for (std::size_t i = 0; i < L; ++i) {
+        const auto a = static_cast<std::size_t>(runtime::LinearSlot::AttnOut);
+        reference[i].input_smoothing[a] = layers[i].input_smoothing[a];
+        smoothing[i] = layers[i].input_smoothing;
+        smoothing[i][a].clear();
+      }
+      const runtime::BertEncoder fp32(impl->config, weights, threads, reference);
       if (calibrate) {
-        const auto ranges = quant::calibrate(fp32, static_cast<int>(L), rows,
-                                             quant::parse_calibration_method(options.calibration.method),
-                                             options.calibration.percentile);
+        const auto ranges =
+            quant::calibrate(fp32, static_cast<int>(L), rows,
+                             quant::parse_calibration_method(options.calibration.method),
+                             options.calibration.percentile, smoothing);
         for (std::size_t i = 0; i < L; ++i) layers[i].input_ranges = ranges[i];
       }
       if (fallback) {
