@@ -2,15 +2,20 @@
 # encore's tokenizer vs Hugging Face tokenizers (Node binding), single-threaded, alternately,
 # several repetitions, on the CLINC test texts and on long documents built from them.
 #
-#   scripts/bench_tokenizer_vs_hf.sh [--reps 3] [--work DIR]
+#   scripts/bench_tokenizer_vs_hf.sh [--reps 3] [--work DIR] [--tokenizer tokenizer.json]
+#
+# The tokenizer defaults to bert-base-uncased's (WordPiece); any tokenizer.json works, e.g.
+# ../shared/tokenizers/roberta-bpe/tokenizer.json (byte-level BPE) or xlmr-unigram's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPS=3
 WORK=${PEERS_WORK:-/tmp/encore-peers}
+TOKENIZER=../shared/vocab/bert-base-uncased/tokenizer.json
 while [ $# -gt 0 ]; do
   case "$1" in
     --reps) REPS=$2; shift 2 ;;
     --work) WORK=$2; shift 2 ;;
+    --tokenizer) TOKENIZER=$2; shift 2 ;;
     *) echo "bench_tokenizer_vs_hf.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -18,12 +23,13 @@ done
 ../shared/peers/setup.sh "$WORK" > /dev/null
 OUT=$(mktemp -d)
 for r in $(seq 1 "$REPS"); do
-  taskset -c 0 build/bench/bench_tokenizer --benchmark_filter=Encode --benchmark_format=json \
+  taskset -c 0 build/bench/bench_tokenizer --tokenizer "$TOKENIZER" --benchmark_filter=Encode --benchmark_format=json \
     --benchmark_out="$OUT/encore.$r.json" > /dev/null
   RAYON_NUM_THREADS=1 taskset -c 0 node scripts/hf_reference/bench_hf.mjs --work "$WORK" --reps 5 \
+    --tokenizer "$TOKENIZER" \
     --json "$OUT/hf.$r.json" > /dev/null
 done
-/usr/bin/python3 - "$OUT" "$REPS" <<'PY'
+/usr/bin/python3 - "$OUT" "$REPS" "$TOKENIZER" <<'PY'
 import json, statistics, sys
 out, reps = sys.argv[1], int(sys.argv[2])
 enc = {"clinc": [], "docs": []}
@@ -38,6 +44,7 @@ for r in range(1, reps + 1):
         best[key] = max(best.get(key, 0), w["tokens_per_s"])
     for key, v in best.items():
         hf[key].append(v)
+print(f"tokenizer: {sys.argv[3]}")
 print("| workload | encore tokens/s (median) | HF tokenizers tokens/s (median, best mode) | ratio |")
 print("|---|---|---|---|")
 for key, label in (("clinc", "CLINC test, 5,500 texts"), ("docs", "long documents (>= 50 KB each)")):
