@@ -1,30 +1,13 @@
 #include "tokenizer/bpe.hpp"
 
+#include <algorithm>
 #include <cstdio>
-#include <queue>
 
+#include "core/utf8.hpp"
 #include "encore/error.hpp"
 
 namespace encore::tok {
 namespace {
-
-void append_utf8(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
-}
 
 struct Symbol {
   std::int32_t id;
@@ -37,7 +20,7 @@ struct QueuedMerge {
   std::uint32_t rank;
   std::uint32_t pos;
   std::int32_t new_id;
-  // std::priority_queue pops the largest: invert so the lowest rank, then leftmost, wins.
+  // The heap pops the largest: invert so the lowest rank, then leftmost, wins.
   bool operator<(const QueuedMerge& o) const {
     return rank != o.rank ? rank > o.rank : pos > o.pos;
   }
@@ -88,7 +71,7 @@ Bpe::Bpe(Vocab vocab, const std::vector<std::pair<std::string, std::string>>& me
   for (char32_t c = 1; plain_ && c < 0x10000; ++c) {
     if (c >= 0xD800 && c < 0xE000) continue;
     buf.clear();
-    append_utf8(c, buf);
+    utf8::append(buf, c);
     if (auto id = vocab_.find(buf)) bmp_ids_[c] = *id;
   }
   all_bytes_ = true;
@@ -121,7 +104,7 @@ std::optional<std::int32_t> Bpe::char_id(const char32_t* word, std::size_t i, st
   }
   buf.clear();
   if (i > 0 && o_.continuing_subword_prefix) buf += *o_.continuing_subword_prefix;
-  append_utf8(c, buf);
+  utf8::append(buf, c);
   if (i + 1 == n && o_.end_of_word_suffix) buf += *o_.end_of_word_suffix;
   return vocab_.find(buf);
 }
@@ -153,7 +136,7 @@ void Bpe::merge_word(const char32_t* word, std::size_t n, std::vector<ModelToken
   std::string buf;
   if (o_.ignore_merges) {
     buf.clear();
-    for (std::size_t i = 0; i < n; ++i) append_utf8(word[i], buf);
+    for (std::size_t i = 0; i < n; ++i) utf8::append(buf, word[i]);
     if (auto id = vocab_.find(buf)) {
       out.push_back({*id, 0, static_cast<std::uint32_t>(n)});
       return;
@@ -183,7 +166,7 @@ void Bpe::merge_word(const char32_t* word, std::size_t n, std::vector<ModelToken
       // Hugging Face looks up the bytes of the (prefixed) string it failed to find.
       if (plain_) {
         buf.clear();
-        append_utf8(word[i], buf);
+        utf8::append(buf, word[i]);
       }
       bool all = true;
       for (unsigned char ch : buf) all = all && byte_ids_[ch] >= 0;
@@ -208,16 +191,21 @@ void Bpe::merge_word(const char32_t* word, std::size_t n, std::vector<ModelToken
   if (unk) add(*unk_id_, unk_b, unk_e);
 
   if (sym.size() > 1) {
-    thread_local std::vector<QueuedMerge> heap_storage;
-    heap_storage.clear();
-    std::priority_queue<QueuedMerge> queue(std::less<QueuedMerge>(), std::move(heap_storage));
+    // A binary heap kept in a per-thread vector, so its storage is reused across words.
+    thread_local std::vector<QueuedMerge> queue;
+    queue.clear();
+    auto push = [](const QueuedMerge& m) {
+      queue.push_back(m);
+      std::push_heap(queue.begin(), queue.end());
+    };
     for (std::size_t k = 0; k + 1 < sym.size(); ++k) {
       if (const Merge* m = find_merge(sym[k].id, sym[k + 1].id))
-        queue.push({m->rank, static_cast<std::uint32_t>(k), m->new_id});
+        push({m->rank, static_cast<std::uint32_t>(k), m->new_id});
     }
     while (!queue.empty()) {
-      const QueuedMerge top = queue.top();
-      queue.pop();
+      std::pop_heap(queue.begin(), queue.end());
+      const QueuedMerge top = queue.back();
+      queue.pop_back();
       Symbol& s = sym[top.pos];
       if (!s.alive || s.next < 0) continue;
       Symbol& right = sym[static_cast<std::size_t>(s.next)];
@@ -231,11 +219,11 @@ void Bpe::merge_word(const char32_t* word, std::size_t n, std::vector<ModelToken
         sym[static_cast<std::size_t>(s.next)].prev = static_cast<std::int32_t>(top.pos);
       if (s.prev >= 0) {
         if (const Merge* m = find_merge(sym[static_cast<std::size_t>(s.prev)].id, s.id))
-          queue.push({m->rank, static_cast<std::uint32_t>(s.prev), m->new_id});
+          push({m->rank, static_cast<std::uint32_t>(s.prev), m->new_id});
       }
       if (s.next >= 0) {
         if (const Merge* m = find_merge(s.id, sym[static_cast<std::size_t>(s.next)].id))
-          queue.push({m->rank, top.pos, m->new_id});
+          push({m->rank, top.pos, m->new_id});
       }
     }
   }

@@ -26,12 +26,15 @@ const ByteMaps& maps() {
   return m;
 }
 
-// GPT-2's split regex, as Hugging Face's ByteLevel pre-tokenizer writes it.
-const Regex& gpt2_regex() {
-  static const Regex re(
-      "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
-      "ByteLevel pre-tokenizer");
-  return re;
+// GPT-2's split regex, as Hugging Face's ByteLevel pre-tokenizer writes it, applied as a
+// Split with the Isolated behaviour (matches and the gaps between them are all words).
+const SplitPreTokenizer& gpt2_split() {
+  static const SplitPreTokenizer split(
+      std::make_shared<Regex>(
+          "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+          "ByteLevel pre-tokenizer"),
+      SplitBehavior::Isolated, false);
+  return split;
 }
 
 inline bool is_space_char(char32_t c) {
@@ -52,26 +55,13 @@ void ByteLevelPreTokenizer::pre_tokenize(std::vector<NormalizedString>& pieces) 
   const auto& to_char = maps().to_char;
   std::vector<NormalizedString> out;
   out.reserve(pieces.size() * 4);
-  std::vector<Range> matches, words;
+  std::vector<Range> words;
+  std::string bytes;
   for (NormalizedString& p : pieces) {
     if (p.empty()) continue;
     if (add_prefix_space_ && p.chars()[0] != U' ') p.prepend(U" ");
-    const auto n = static_cast<std::uint32_t>(p.size());
-    words.clear();
-    if (use_regex_) {
-      matches.clear();
-      gpt2_regex().find_all(p.chars(), 0, n, matches);
-      // Isolated: matches and the gaps between them are all words.
-      std::uint32_t prev = 0;
-      for (const Range& m : matches) {
-        if (prev < m.begin) words.push_back({prev, m.begin});
-        if (m.end > m.begin) words.push_back(m);
-        prev = m.end;
-      }
-      if (prev < n) words.push_back({prev, n});
-    } else {
-      words.push_back({0, n});
-    }
+    words.assign(1, Range{0, static_cast<std::uint32_t>(p.size())});
+    if (use_regex_) gpt2_split().split(p.chars(), words);
     // Each word becomes its UTF-8 bytes' characters, every byte aligned to its character.
     const auto& c = p.chars();
     const auto& al = p.alignments();
@@ -81,30 +71,10 @@ void ByteLevelPreTokenizer::pre_tokenize(std::vector<NormalizedString>& pieces) 
       chars.reserve(w.end - w.begin + 4);
       spans.reserve(w.end - w.begin + 4);
       for (std::uint32_t i = w.begin; i < w.end; ++i) {
-        const char32_t ch = c[i];
-        unsigned char buf[4];
-        std::size_t nb;
-        if (ch < 0x80) {
-          buf[0] = static_cast<unsigned char>(ch);
-          nb = 1;
-        } else if (ch < 0x800) {
-          buf[0] = static_cast<unsigned char>(0xC0 | (ch >> 6));
-          buf[1] = static_cast<unsigned char>(0x80 | (ch & 0x3F));
-          nb = 2;
-        } else if (ch < 0x10000) {
-          buf[0] = static_cast<unsigned char>(0xE0 | (ch >> 12));
-          buf[1] = static_cast<unsigned char>(0x80 | ((ch >> 6) & 0x3F));
-          buf[2] = static_cast<unsigned char>(0x80 | (ch & 0x3F));
-          nb = 3;
-        } else {
-          buf[0] = static_cast<unsigned char>(0xF0 | (ch >> 18));
-          buf[1] = static_cast<unsigned char>(0x80 | ((ch >> 12) & 0x3F));
-          buf[2] = static_cast<unsigned char>(0x80 | ((ch >> 6) & 0x3F));
-          buf[3] = static_cast<unsigned char>(0x80 | (ch & 0x3F));
-          nb = 4;
-        }
-        for (std::size_t b = 0; b < nb; ++b) {
-          chars.push_back(to_char[buf[b]]);
+        bytes.clear();
+        utf8::append(bytes, c[i]);
+        for (const char b : bytes) {
+          chars.push_back(to_char[static_cast<unsigned char>(b)]);
           spans.push_back(al[i]);
         }
       }

@@ -218,12 +218,6 @@ class SequenceDecoder final : public Decoder {
   std::vector<DecoderPtr> steps_;
 };
 
-char32_t single_char(const std::string& s, const std::string& what) {
-  const std::u32string c = utf8::decode(s);
-  if (c.size() != 1) throw Error(what + " must be exactly one character");
-  return c[0];
-}
-
 }  // namespace
 
 DecoderPtr wordpiece_decoder(const std::string& prefix, bool cleanup) {
@@ -249,9 +243,9 @@ DecoderPtr make_decoder(const nlohmann::json& j, const std::string& where) {
   if (type == "Strip") {
     const long long start = int_field(j, "start", 0, ctx), stop = int_field(j, "stop", 0, ctx);
     if (start < 0 || stop < 0) throw Error(ctx + ": start and stop must be >= 0");
-    return std::make_shared<StripDecoder>(
-        single_char(string_field(j, "content", ctx), ctx + ": 'content'"),
-        static_cast<std::size_t>(start), static_cast<std::size_t>(stop));
+    return std::make_shared<StripDecoder>(char_field(j, "content", ctx),
+                                          static_cast<std::size_t>(start),
+                                          static_cast<std::size_t>(stop));
   }
   if (type == "Replace") {
     const auto* pattern = find_field(j, "pattern");

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/utf8.hpp"
 #include "encore/error.hpp"
 
 namespace encore::tok {
@@ -31,12 +32,29 @@ inline std::string string_field(const nlohmann::json& j, const char* key,
   return v->get<std::string>();
 }
 
-inline std::string string_field(const nlohmann::json& j, const char* key, const std::string& fallback,
-                                const std::string& where) {
+inline std::string string_field(const nlohmann::json& j, const char* key,
+                                const std::string& fallback, const std::string& where) {
   const auto* v = find_field(j, key);
   if (!v) return fallback;
   if (!v->is_string()) throw Error(where + ": field '" + std::string(key) + "' must be a string");
   return v->get<std::string>();
+}
+
+// A string field holding exactly one character (Metaspace's replacement, a delimiter...).
+inline char32_t one_char(const std::string& value, const char* key, const std::string& where) {
+  const std::u32string c = utf8::decode(value);
+  if (c.size() != 1)
+    throw Error(where + ": field '" + std::string(key) + "' must be exactly one character");
+  return c[0];
+}
+
+inline char32_t char_field(const nlohmann::json& j, const char* key, const std::string& where) {
+  return one_char(string_field(j, key, where), key, where);
+}
+
+inline char32_t char_field(const nlohmann::json& j, const char* key, const std::string& fallback,
+                           const std::string& where) {
+  return one_char(string_field(j, key, fallback, where), key, where);
 }
 
 inline long long int_field(const nlohmann::json& j, const char* key, long long fallback,

@@ -9,7 +9,6 @@ void MetaspacePreTokenizer::pre_tokenize(std::vector<NormalizedString>& pieces) 
   std::vector<NormalizedString> out;
   out.reserve(pieces.size() * 4);
   std::vector<std::pair<std::uint32_t, std::uint32_t>> spaces;
-  std::vector<SplitPart> parts;
   std::vector<Range> words;
   const std::u32string rep(1, replacement_);
   for (NormalizedString& p : pieces) {
@@ -28,27 +27,15 @@ void MetaspacePreTokenizer::pre_tokenize(std::vector<NormalizedString>& pieces) 
       out.push_back(std::move(p));
       continue;
     }
-    parts.clear();
-    const auto& d = p.chars();
-    std::uint32_t last = 0;
-    for (std::uint32_t i = 0; i < d.size(); ++i) {
-      if (d[i] != replacement_) continue;
-      if (last < i) parts.push_back({{last, i}, false});
-      parts.push_back({{i, i + 1}, true});
-      last = i + 1;
-    }
-    if (last < d.size()) parts.push_back({{last, static_cast<std::uint32_t>(d.size())}, false});
-    words.clear();
-    apply_split_behavior(parts, SplitBehavior::MergedWithNext, words);
+    words.assign(1, Range{0, static_cast<std::uint32_t>(p.size())});
+    split_at_char(p.chars(), words, replacement_, SplitBehavior::MergedWithNext);
     for (const Range& w : words) out.push_back(p.slice(w.begin, w.end));
   }
   pieces.swap(out);
 }
 
 char32_t parse_metaspace_replacement(const nlohmann::json& j, const std::string& ctx) {
-  const std::u32string c = utf8::decode(string_field(j, "replacement", "\u2581", ctx));
-  if (c.size() != 1) throw Error(ctx + ": 'replacement' must be exactly one character");
-  return c[0];
+  return char_field(j, "replacement", "\u2581", ctx);
 }
 
 PrependScheme parse_prepend_scheme(const nlohmann::json& j, const std::string& ctx) {

@@ -122,6 +122,10 @@ struct SplitPart {
 void apply_split_behavior(const std::vector<SplitPart>& parts, SplitBehavior behavior,
                           std::vector<Range>& out);
 
+// Splits each range of `words` at every character equal to `delimiter`, with `behavior`.
+void split_at_char(const std::u32string& text, std::vector<Range>& words, char32_t delimiter,
+                   SplitBehavior behavior);
+
 SplitBehavior parse_split_behavior(const std::string& s, const std::string& where);
 
 }  // namespace encore::tok

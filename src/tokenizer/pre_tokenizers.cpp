@@ -167,10 +167,14 @@ void DigitsPreTokenizer::split(const std::u32string& text, std::vector<Range>& w
                  individual_ ? SplitBehavior::Isolated : SplitBehavior::Contiguous);
 }
 
-void CharDelimiterPreTokenizer::split(const std::u32string& text, std::vector<Range>& words) const {
-  const char32_t d = delimiter_;
+void split_at_char(const std::u32string& text, std::vector<Range>& words, char32_t delimiter,
+                   SplitBehavior behavior) {
   split_in_place(
-      text, words, [d](char32_t c) { return c == d; }, SplitBehavior::Removed);
+      text, words, [delimiter](char32_t c) { return c == delimiter; }, behavior);
+}
+
+void CharDelimiterPreTokenizer::split(const std::u32string& text, std::vector<Range>& words) const {
+  split_at_char(text, words, delimiter_, SplitBehavior::Removed);
 }
 
 void BertPreTokenizer::split(const std::u32string& text, std::vector<Range>& words) const {
@@ -277,9 +281,7 @@ PreTokenizerPtr make_pre_tokenizer(const nlohmann::json& j, const std::string& w
   if (type == "Digits")
     return std::make_shared<DigitsPreTokenizer>(bool_field(j, "individual_digits", false, ctx));
   if (type == "CharDelimiterSplit") {
-    const std::u32string d = utf8::decode(string_field(j, "delimiter", ctx));
-    if (d.size() != 1) throw Error(ctx + ": 'delimiter' must be exactly one character");
-    return std::make_shared<CharDelimiterPreTokenizer>(d[0]);
+    return std::make_shared<CharDelimiterPreTokenizer>(char_field(j, "delimiter", ctx));
   }
   if (type == "Sequence") {
     std::vector<PreTokenizerPtr> steps;

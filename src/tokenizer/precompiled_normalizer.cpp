@@ -1,5 +1,7 @@
 #include "tokenizer/precompiled_normalizer.hpp"
 
+#include <algorithm>
+
 #include "core/utf8.hpp"
 #include "encore/error.hpp"
 #include "tokenizer/graphemes.hpp"
@@ -21,28 +23,10 @@ inline std::uint32_t offset(std::uint32_t u) {
   return (u >> 10) << ((u & (1u << 9)) >> 6);
 }
 
-void append_utf8(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out.push_back(static_cast<char>(c));
-  } else if (c < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (c >> 6)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else if (c < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (c >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (c >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
-  }
-}
-
 // Hugging Face's replace(): new characters replace old ones; extra new ones are insertions;
 // fewer new ones make the last transformation (possibly an earlier character's) swallow
 // the difference.
-void push_replacement(std::vector<Edit>& edits, std::size_t old_count, const std::u32string& repl) {
+void push_replacement(std::vector<Edit>& edits, std::size_t old_count, std::u32string_view repl) {
   for (char32_t c : repl) edits.push_back({c, 0});
   const long diff = static_cast<long>(repl.size()) - static_cast<long>(old_count);
   if (diff > 0) {
@@ -98,32 +82,18 @@ PrecompiledNormalizer::PrecompiledNormalizer(std::string_view blob, const std::s
   const std::string_view normalized = blob.substr(4 + trie_bytes);
   if (utf8::find_invalid(normalized) != std::string::npos)
     throw Error(ctx + ": precompiled_charsmap's replacement strings are not valid UTF-8");
-  // Every byte offset can be a trie value; map each to the NUL-terminated string there.
-  replacement_at_byte_.assign(normalized.size(), -1);
-  for (std::size_t start = 0; start < normalized.size();) {
-    std::size_t stop = normalized.find('\0', start);
-    if (stop == std::string_view::npos) stop = normalized.size();
-    // Values may point inside a string (its suffix): decode each suffix lazily below.
-    for (std::size_t k = start; k < stop; ++k) {
-      if ((static_cast<unsigned char>(normalized[k]) & 0xC0) == 0x80) continue;
-      replacement_at_byte_[k] = static_cast<std::int32_t>(replacements_.size());
-      replacements_.push_back(utf8::decode(normalized.substr(k, stop - k)));
-    }
-    if (stop < normalized.size()) {
-      replacement_at_byte_[stop] = static_cast<std::int32_t>(replacements_.size());
-      replacements_.emplace_back();
-    }
-    start = stop + 1;
-  }
-  ascii_.assign(128, -1);
+  blob_ = utf8::decode(normalized);
+  char_at_byte_.assign(normalized.size(), -1);
+  for (std::size_t k = 0, at = 0; k < normalized.size(); ++k)
+    if ((static_cast<unsigned char>(normalized[k]) & 0xC0) != 0x80)
+      char_at_byte_[k] = static_cast<std::int32_t>(at++);
   for (int c = 1; c < 128; ++c) {
     const char ch = static_cast<char>(c);
-    if (const auto* r = transform(std::string_view(&ch, 1)))
-      ascii_[c] = static_cast<std::int32_t>(r - replacements_.data());
+    ascii_[static_cast<std::size_t>(c)] = transform(std::string_view(&ch, 1));
   }
 }
 
-const std::u32string* PrecompiledNormalizer::transform(std::string_view key) const {
+std::optional<std::u32string_view> PrecompiledNormalizer::transform(std::string_view key) const {
   const std::size_t n = trie_.size();
   std::size_t pos = 0;
   std::uint32_t unit = trie_[0];
@@ -132,19 +102,21 @@ const std::u32string* PrecompiledNormalizer::transform(std::string_view key) con
     const auto c = static_cast<unsigned char>(ch);
     if (c == 0) break;
     pos ^= c;
-    if (pos >= n) return nullptr;
+    if (pos >= n) return std::nullopt;
     unit = trie_[pos];
-    if (label(unit) != c) return nullptr;
+    if (label(unit) != c) return std::nullopt;
     pos ^= offset(unit);
-    if (pos >= n) return nullptr;
+    if (pos >= n) return std::nullopt;
     if (has_leaf(unit)) {
       // The first (shortest) match is the one Hugging Face uses.
       const std::uint32_t v = value(trie_[pos]);
-      if (v >= replacement_at_byte_.size() || replacement_at_byte_[v] < 0) return nullptr;
-      return &replacements_[static_cast<std::size_t>(replacement_at_byte_[v])];
+      if (v >= char_at_byte_.size() || char_at_byte_[v] < 0) return std::nullopt;
+      const auto start = static_cast<std::size_t>(char_at_byte_[v]);
+      const std::size_t stop = std::min(blob_.find(U'\0', start), blob_.size());
+      return std::u32string_view(blob_).substr(start, stop - start);
     }
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 void PrecompiledNormalizer::normalize(NormalizedString& s) const {
@@ -157,10 +129,9 @@ void PrecompiledNormalizer::normalize(NormalizedString& s) const {
   for (std::size_t i = 0; i < n;) {
     const std::size_t g = grapheme_length(chars, i, n);
     if (g == 1 && chars[i] < 128) {
-      const std::int32_t r = ascii_[chars[i]];
-      if (r >= 0) {
+      if (const auto& r = ascii_[chars[i]]) {
         modified = true;
-        push_replacement(edits, 1, replacements_[static_cast<std::size_t>(r)]);
+        push_replacement(edits, 1, *r);
       } else {
         edits.push_back({chars[i], 0});
       }
@@ -168,9 +139,9 @@ void PrecompiledNormalizer::normalize(NormalizedString& s) const {
       continue;
     }
     key.clear();
-    for (std::size_t k = i; k < i + g; ++k) append_utf8(chars[k], key);
+    for (std::size_t k = i; k < i + g; ++k) utf8::append(key, chars[k]);
     if (key.size() < 6) {
-      if (const auto* r = transform(key)) {
+      if (const auto r = transform(key)) {
         modified = true;
         push_replacement(edits, g, *r);
         i += g;
@@ -179,8 +150,8 @@ void PrecompiledNormalizer::normalize(NormalizedString& s) const {
     }
     for (std::size_t k = i; k < i + g; ++k) {
       key.clear();
-      append_utf8(chars[k], key);
-      if (const auto* r = transform(key)) {
+      utf8::append(key, chars[k]);
+      if (const auto r = transform(key)) {
         modified = true;
         push_replacement(edits, 1, *r);
       } else {

@@ -5,7 +5,9 @@
 // looked up character by character).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,13 +23,16 @@ class PrecompiledNormalizer final : public Normalizer {
   void normalize(NormalizedString& s) const override;
 
   // The replacement for the shortest key that prefixes `utf8`, or nullptr when none does.
-  const std::u32string* transform(std::string_view utf8) const;
+  std::optional<std::u32string_view> transform(std::string_view utf8) const;
 
  private:
   std::vector<std::uint32_t> trie_;
-  std::vector<std::u32string> replacements_;       // distinct replacement strings
-  std::vector<std::int32_t> replacement_at_byte_;  // blob byte offset -> replacements_ index
-  std::vector<std::int32_t> ascii_;                // transform of each ASCII char (-1: none)
+  // The replacement strings, decoded once: trie values are byte offsets into the UTF-8
+  // blob, each naming the NUL-terminated string (or suffix of one) that starts there.
+  std::u32string blob_;
+  std::vector<std::int32_t>
+      char_at_byte_;  // blob byte offset -> index in blob_ (-1: mid-character)
+  std::array<std::optional<std::u32string_view>, 128> ascii_;  // transform of each ASCII char
 };
 
 std::string base64_decode(std::string_view in, const std::string& where);

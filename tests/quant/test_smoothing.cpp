@@ -52,6 +52,26 @@ bool ends_with(const std::string& s, const std::string& suffix) {
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Copies shared model `name` to temp folder `tag`_`name`, passing every tensor (name, shape,
+// float32 values) through `edit` on the way.
+template <typename Edit>
+fs::path copy_model_with(const std::string& name, const std::string& tag, Edit edit) {
+  const fs::path src = test::shared_dir() / "models" / name;
+  const fs::path out = test::temp_dir(tag + "_" + name);
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.is_regular_file() && e.path().filename() != "model.safetensors")
+      fs::copy_file(e.path(), out / e.path().filename());
+  const auto st = io::SafetensorsFile::open(src / "model.safetensors");
+  io::SafetensorsWriter w;
+  for (const auto& t : st.tensors()) {
+    std::vector<float> v = io::to_float32(t);
+    edit(t, v);
+    w.add_f32(t.name, t.shape, v);
+  }
+  w.write(out / "model.safetensors");
+  return out;
+}
+
 // Copies shared model `name` to a temp folder with hidden channels `channels` of every
 // layer's attention context scaled by kFactor: rows j of the value projection (weight and
 // bias) times kFactor, columns j of attention.output.dense divided by it. The context is
@@ -60,15 +80,7 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 // is also the residual the next LayerNorm normalizes, and LayerNorm is not invariant to
 // scaling single channels.)
 fs::path make_outlier_model(const std::string& name, const std::vector<std::int64_t>& channels) {
-  const fs::path src = test::shared_dir() / "models" / name;
-  const fs::path out = test::temp_dir("outlier_" + name);
-  for (const auto& e : fs::directory_iterator(src))
-    if (e.is_regular_file() && e.path().filename() != "model.safetensors")
-      fs::copy_file(e.path(), out / e.path().filename());
-  const auto st = io::SafetensorsFile::open(src / "model.safetensors");
-  io::SafetensorsWriter w;
-  for (const auto& t : st.tensors()) {
-    std::vector<float> v = io::to_float32(t);
+  return copy_model_with(name, "outlier", [&](const auto& t, std::vector<float>& v) {
     if (ends_with(t.name, "attention.self.value.weight")) {
       const std::int64_t in = t.shape[1];
       for (const auto j : channels)
@@ -80,10 +92,7 @@ fs::path make_outlier_model(const std::string& name, const std::vector<std::int6
       for (std::int64_t o = 0; o < t.shape[0]; ++o)
         for (const auto j : channels) v[static_cast<std::size_t>(o * in + j)] /= kFactor;
     }
-    w.add_f32(t.name, t.shape, v);
-  }
-  w.write(out / "model.safetensors");
-  return out;
+  });
 }
 
 // Copies shared model `name` with hidden channels `channels` of the embeddings' and every
@@ -93,23 +102,12 @@ fs::path make_outlier_model(const std::string& name, const std::vector<std::int6
 // model's own FP32.
 fs::path make_layernorm_outlier_model(const std::string& name,
                                       const std::vector<std::int64_t>& channels) {
-  const fs::path src = test::shared_dir() / "models" / name;
-  const fs::path out = test::temp_dir("ln_outlier_" + name);
-  for (const auto& e : fs::directory_iterator(src))
-    if (e.is_regular_file() && e.path().filename() != "model.safetensors")
-      fs::copy_file(e.path(), out / e.path().filename());
-  const auto st = io::SafetensorsFile::open(src / "model.safetensors");
-  io::SafetensorsWriter w;
-  for (const auto& t : st.tensors()) {
-    std::vector<float> v = io::to_float32(t);
+  return copy_model_with(name, "ln_outlier", [&](const auto& t, std::vector<float>& v) {
     const bool ln = t.name.find("embeddings.LayerNorm.") != std::string::npos ||
                     t.name.find("attention.output.LayerNorm.") != std::string::npos;
     if (ln)
       for (const auto j : channels) v[static_cast<std::size_t>(j)] *= kFactor;
-    w.add_f32(t.name, t.shape, v);
-  }
-  w.write(out / "model.safetensors");
-  return out;
+  });
 }
 
 std::vector<float> hidden_states(const Model& m, const std::vector<TextInput>& inputs) {
