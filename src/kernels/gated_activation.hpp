@@ -1,0 +1,15 @@
+// Gated feed-forward activations (GeGLU, SwiGLU): the up-projection produces a value half
+// and a gate half per row, and the FFN continues with act(value) * gate.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/activation.hpp"
+
+namespace encore::kernels {
+
+// out[r][c] = act(in[r][c]) * in[r][width + c] for in [rows, 2*width], out [rows, width].
+void gated_activation(const float* in, std::int64_t rows, std::int64_t width, Activation act,
+                      float* out);
+
+}  // namespace encore::kernels
