@@ -182,8 +182,35 @@ Architecture modernbert() {
   return a;
 }
 
-const std::array<Architecture, 9>& table() {
-  static const std::array<Architecture, 9> t = {
+Architecture deberta_v2() {
+  Architecture a;
+  a.model_type = "deberta-v2";
+  a.class_prefix = "DebertaV2";
+  a.names = bert_names("deberta.");
+  TensorNames& n = a.names;
+  n.query = "attention.self.query_proj";
+  n.key = "attention.self.key_proj";
+  n.value = "attention.self.value_proj";
+  n.pooler.clear();
+  n.relative_embeddings = "encoder.rel_embeddings";
+  n.relative_norm = "encoder.LayerNorm";
+  n.pos_key = "attention.self.pos_key_proj";
+  n.pos_query = "attention.self.pos_query_proj";
+  n.conv = "encoder.conv.conv";
+  n.conv_norm = "encoder.conv.LayerNorm";
+  n.head_dense = "pooler.dense";  // ContextPooler: dense -> act on token 0
+  n.classifier = "classifier";
+  a.default_type_vocab_size = 0;
+  a.positions_flag = "position_biased_input";
+  a.attention = AttentionKind::Disentangled;
+  a.head = HeadKind::Dense;
+  a.head_activation = Activation::Gelu;
+  a.head_activation_key = "pooler_hidden_act";
+  return a;
+}
+
+const std::array<Architecture, 10>& table() {
+  static const std::array<Architecture, 10> t = {
       bert(),
       distilbert(),
       roberta_like("roberta", "Roberta"),
@@ -193,6 +220,7 @@ const std::array<Architecture, 9>& table() {
       mpnet(),
       albert(),
       modernbert(),
+      deberta_v2(),
   };
   return t;
 }

@@ -4,6 +4,7 @@
 // branch per model type. Adding an architecture is adding one entry in architecture.cpp.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,7 @@ enum class NormPlacement {
 enum class AttentionKind {
   Plain,
   RelativeBucketBias,  // MPNet: a learned per-head bias per relative-position bucket
+  Disentangled,        // DeBERTa: content-to-position and position-to-content terms
 };
 
 // The classification head: [pooling] -> dense -> activation -> [norm] -> out.
@@ -59,6 +61,9 @@ struct TensorNames {
   std::string query, key, value, qkv;  // separate projections, or one fused Wqkv
   std::string attention_output, attention_norm, ffn_in, ffn_out, ffn_norm;
   std::string relative_bias;  // MPNet's shared bucket table [buckets, heads]
+  // DeBERTa: relative position embeddings [2 * span, H] and their LayerNorm; per layer the
+  // separate position projections (when share_att_key is false); the ConvLayer after layer 0.
+  std::string relative_embeddings, relative_norm, pos_key, pos_query, conv, conv_norm;
   std::string final_norm;
   std::string pooler;  // dense + tanh on token 0: pooler_output
   std::string head_dense, head_norm, classifier;
@@ -75,6 +80,10 @@ struct Architecture {
   // tokens position padding_idx (transformers' create_position_ids_from_input_ids).
   bool positions_after_padding = false;
   bool token_types = true;      // a token-type table exists (when type_vocab_size > 0)
+  std::int64_t default_type_vocab_size = 2;
+  // Config field that must be true for the learned positions to be added (DeBERTa's
+  // position_biased_input); nullptr: always added.
+  const char* positions_flag = nullptr;
   bool embedding_size = false;  // "embedding_size" may differ from hidden_size (ELECTRA, ALBERT)
   NormPlacement norm = NormPlacement::Post;
   AttentionKind attention = AttentionKind::Plain;

@@ -1,5 +1,7 @@
 #include "model/encoder_config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -210,18 +212,23 @@ EncoderConfig EncoderConfig::from_json(const json& j, const fs::path& source) {
   c.num_hidden_layers = f.required_int(k.num_layers, 1);
   c.num_attention_heads = f.required_int(k.num_heads, 1);
   c.intermediate_size = f.required_int(k.intermediate_size, 1);
-  c.max_position_embeddings = a.positions == PositionKind::Learned
+  c.learned_positions = a.positions == PositionKind::Learned &&
+                        (!a.positions_flag || f.opt_bool(a.positions_flag, true));
+  c.max_position_embeddings = c.learned_positions || a.attention == AttentionKind::Disentangled
                                   ? f.required_int("max_position_embeddings", 1)
                                   : f.opt_int("max_position_embeddings", 1, kMaxDim).value_or(0);
-  c.type_vocab_size =
-      a.token_types ? f.opt_int("type_vocab_size", 0, kMaxDim).value_or(2) : 0;
+  c.type_vocab_size = a.token_types ? f.opt_int("type_vocab_size", 0, kMaxDim)
+                                          .value_or(a.default_type_vocab_size)
+                                    : 0;
   if (c.hidden_size % c.num_attention_heads != 0)
     throw Error(where + ": " + k.hidden_size + " " + std::to_string(c.hidden_size) +
                 " is not divisible by " + k.num_heads + " " +
                 std::to_string(c.num_attention_heads));
-  c.embedding_size = a.embedding_size
-                         ? f.opt_int("embedding_size", 1, kMaxDim).value_or(c.hidden_size)
-                         : c.hidden_size;
+  c.embedding_size = f.opt_int("embedding_size", 1, kMaxDim).value_or(c.hidden_size);
+  if (!a.embedding_size && c.embedding_size != c.hidden_size)
+    f.fail("embedding_size", "differs from " + std::string(k.hidden_size) +
+                                 ": a projected embedding is not supported for model_type " +
+                                 clip(c.model_type));
 
   const auto activation = [&](const char* key, const std::string& fallback) {
     const std::string act = f.opt_string(key).value_or(fallback);
@@ -271,6 +278,52 @@ EncoderConfig EncoderConfig::from_json(const json& j, const fs::path& source) {
   if (a.attention == AttentionKind::RelativeBucketBias)
     c.relative_attention_num_buckets =
         f.opt_int("relative_attention_num_buckets", 32, kMaxDim).value_or(32);
+  if (a.attention == AttentionKind::Disentangled) {
+    c.relative_attention = f.opt_bool("relative_attention", false);
+    std::vector<std::string> types;
+    if (const json* t = find(j, "pos_att_type")) {
+      // A list, or the older "p2c|c2p" string.
+      std::string joined;
+      if (t->is_string()) {
+        joined = t->get<std::string>();
+      } else if (t->is_array()) {
+        for (const auto& e : *t) {
+          if (!e.is_string()) f.fail("pos_att_type", "must be a list of strings");
+          joined += e.get<std::string>() + "|";
+        }
+      } else {
+        f.fail("pos_att_type", "must be a list of strings, found " + describe(*t));
+      }
+      std::size_t at = 0;
+      while (at <= joined.size()) {
+        const std::size_t bar = std::min(joined.find('|', at), joined.size());
+        std::string part = joined.substr(at, bar - at);
+        for (auto& ch : part) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        part.erase(0, part.find_first_not_of(' '));
+        part.erase(part.find_last_not_of(' ') + 1);
+        if (part == "c2p") c.c2p = true;
+        else if (part == "p2c") c.p2c = true;
+        else if (!part.empty() && part != "none")
+          f.fail("pos_att_type", "has unsupported type " + clip(part) + " (supported: c2p, p2c)");
+        at = bar + 1;
+      }
+    }
+    c.share_att_key = f.opt_bool("share_att_key", false);
+    c.position_buckets = f.opt_int("position_buckets", -1, kMaxDim).value_or(-1);
+    c.max_relative_positions = f.opt_int("max_relative_positions", -kMaxDim, kMaxDim).value_or(-1);
+    if (c.max_relative_positions < 1) c.max_relative_positions = c.max_position_embeddings;
+    c.relative_span = c.position_buckets > 0 ? c.position_buckets : c.max_relative_positions;
+    const std::string norm_rel = f.opt_string("norm_rel_ebd").value_or("none");
+    c.relative_norm = norm_rel.find("layer_norm") != std::string::npos;
+    c.conv_kernel_size = f.opt_int("conv_kernel_size", 0, 63).value_or(0);
+    if (c.conv_kernel_size > 0) {
+      if (c.conv_kernel_size % 2 == 0)
+        f.fail("conv_kernel_size", "must be odd (the convolution keeps the sequence length)");
+      if (f.opt_int("conv_groups", 1, kMaxDim).value_or(1) != 1)
+        f.fail("conv_groups", "must be 1 (grouped convolutions are not supported)");
+      c.conv_act = activation("conv_act", "tanh");
+    }
+  }
   if (a.positions == PositionKind::Rotary) {
     const auto number = [&](const char* key, double fallback) {
       const json* v = find(j, key);

@@ -53,6 +53,19 @@ struct EncoderConfig {
   // global_attn_every_n_layers.
   double global_rope_theta = 10000, local_rope_theta = 10000;
   std::int64_t local_attention = 0, global_attn_every_n_layers = 1;
+  // Whether the learned position table is added (false: DeBERTa with
+  // position_biased_input false, or an architecture without one).
+  bool learned_positions = true;
+  // DeBERTa's disentangled attention: relative positions i - j bucketed (log buckets when
+  // position_buckets > 0) into [0, 2 * relative_span); content-to-position (c2p) and
+  // position-to-content (p2c) terms; position projections shared with the content ones
+  // (share_att_key) or separate; relative embeddings layer-normed (norm_rel_ebd); a ConvLayer
+  // (conv_kernel_size > 0) after layer 0.
+  bool relative_attention = false, c2p = false, p2c = false, share_att_key = false,
+       relative_norm = false;
+  std::int64_t position_buckets = -1, max_relative_positions = 0, relative_span = 0;
+  std::int64_t conv_kernel_size = 0;
+  Activation conv_act = Activation::Tanh;
   // Classification head (HeadKind::Dense): which token(s) it reads, its activation, and
   // whether its dense layer has a bias.
   Pooling head_pooling = Pooling::Cls;

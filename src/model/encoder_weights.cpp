@@ -182,7 +182,7 @@ EncoderWeights EncoderWeights::load(const io::WeightStore& store, const EncoderC
   };
 
   w.word_embeddings = l.load(n.word + ".weight", {c.vocab_size, E});
-  if (c.arch->positions == PositionKind::Learned)
+  if (c.learned_positions)
     w.position_embeddings = l.load(n.position + ".weight", {c.max_position_embeddings, E});
   if (c.type_vocab_size > 0)
     w.token_type_embeddings = l.load(n.token_type + ".weight", {c.type_vocab_size, E});
@@ -197,6 +197,17 @@ EncoderWeights EncoderWeights::load(const io::WeightStore& store, const EncoderC
   if (!n.relative_bias.empty())
     w.relative_bias = l.load(n.relative_bias + ".weight",
                              {c.relative_attention_num_buckets, c.num_attention_heads});
+
+  if (c.relative_attention) {
+    w.relative_embeddings = l.load(n.relative_embeddings + ".weight", {2 * c.relative_span, H});
+    if (c.relative_norm)
+      norm(n.relative_norm, H, true, w.relative_norm_weight, w.relative_norm_bias);
+  }
+  if (c.conv_kernel_size > 0) {
+    w.conv_weight = l.load(n.conv + ".weight", {H, H, c.conv_kernel_size});
+    w.conv_bias = l.load(n.conv + ".bias", {H});
+    norm(n.conv_norm, H, true, w.conv_norm_weight, w.conv_norm_bias);
+  }
 
   // Grown per layer (not resized up front) so a config claiming absurdly many layers fails
   // on the first missing one rather than on the allocation.
@@ -247,6 +258,25 @@ EncoderWeights EncoderWeights::load(const io::WeightStore& store, const EncoderC
     L.output_weight = l.load_linear(p + n.ffn_out + ".weight", {H, I}, L.output_weight_scale);
     if (c.mlp_bias) L.output_bias = l.load(p + n.ffn_out + ".bias", {H});
     norm(p + n.ffn_norm, H, c.norm_bias, L.output_ln_weight, L.output_ln_bias);
+    if (c.relative_attention) {
+      const std::int64_t R = 2 * c.relative_span;
+      const auto projected = [&](const char* what, HostTensor& t) {
+        const std::string name = p + n.query + what;
+        if (l.lookup(name)) t = l.load(name, {R, H});
+      };
+      projected(".pos_key_projected", L.pos_key_projected);
+      projected(".pos_query_projected", L.pos_query_projected);
+    }
+    if (c.relative_attention && !c.share_att_key) {
+      if (c.c2p) {
+        L.pos_key_weight = l.load(p + n.pos_key + ".weight", {H, H});
+        L.pos_key_bias = l.load(p + n.pos_key + ".bias", {H});
+      }
+      if (c.p2c) {
+        L.pos_query_weight = l.load(p + n.pos_query + ".weight", {H, H});
+        L.pos_query_bias = l.load(p + n.pos_query + ".bias", {H});
+      }
+    }
     const auto optional = [&](const std::string& name, std::int64_t width, HostTensor& t) {
       if (l.lookup(name)) t = l.load(name, {width});
     };

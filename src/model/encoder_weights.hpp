@@ -42,6 +42,12 @@ struct LayerWeights {
   // Pre-LN layers: attn_ln_* normalises the layer's input (absent in ModernBERT's layer 0),
   // output_ln_* the FFN's input.
   bool has_attn_ln = true;
+  // DeBERTa without share_att_key: the relative embeddings' own projections.
+  HostTensor pos_key_weight, pos_key_bias, pos_query_weight, pos_query_bias;  // [H, H], [H]
+  // Only in plans: the relative embeddings already through the position projections
+  // ('<query>.pos_key_projected' / '.pos_query_projected', [2 * span, H]), computed from the
+  // FP32 weights before the plan rounded them.
+  HostTensor pos_key_projected, pos_query_projected;
 
   // Only in INT8 plans (`encore build`): per-output-channel scales of the stored s8 weights,
   // whose dequantized values (q·scale) the weight tensors above then hold.
@@ -69,6 +75,10 @@ struct EncoderWeights {
   HostTensor embedding_projection_weight;  // [H, E] when E != H (ELECTRA, ALBERT)
   HostTensor embedding_projection_bias;    // [H]
   HostTensor relative_bias;                // [buckets, heads] (MPNet)
+  HostTensor relative_embeddings;          // [2 * span, H] (DeBERTa)
+  HostTensor relative_norm_weight, relative_norm_bias;
+  HostTensor conv_weight, conv_bias;       // [H, H, K], [H] (DeBERTa ConvLayer)
+  HostTensor conv_norm_weight, conv_norm_bias;
   std::vector<LayerWeights> layers;
   HostTensor final_norm_weight, final_norm_bias;  // [H] (pre-LN models)
 

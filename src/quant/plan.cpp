@@ -233,6 +233,16 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
   if (!wts.embedding_projection_weight.empty())
     dense(n.embedding_projection, wts.embedding_projection_weight, wts.embedding_projection_bias);
   if (!wts.relative_bias.empty()) add_f32(w, n.relative_bias + ".weight", wts.relative_bias);
+  if (!wts.relative_embeddings.empty()) {
+    add_f32(w, n.relative_embeddings + ".weight", wts.relative_embeddings);
+    if (!wts.relative_norm_weight.empty())
+      dense(n.relative_norm, wts.relative_norm_weight, wts.relative_norm_bias);
+  }
+  if (!wts.conv_weight.empty()) {
+    dense(n.conv, wts.conv_weight, wts.conv_bias);
+    dense(n.conv_norm, wts.conv_norm_weight, wts.conv_norm_bias);
+  }
+  const std::vector<float> rel = runtime::normed_relative_embeddings(config, wts);
   const std::int64_t H = config.hidden_size, I = config.intermediate_size;
   const std::string& qkv_name = n.qkv.empty() ? n.query : n.qkv;
   for (std::size_t i = 0; i < wts.layers.size(); ++i) {
@@ -249,6 +259,15 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
     // are per layer); the plan's config.json says so (num_hidden_groups below).
     const auto li = static_cast<long>(i);
     const std::string pre = layer_name(n.layer, li, li);
+    if (!rel.empty()) {
+      // From the FP32 weights, before they are smoothed and rounded below (the in-memory
+      // model computes them so too).
+      const auto [pos_key, pos_query] = runtime::relative_projections(config, rel, L);
+      if (!pos_key.empty()) add_f32(w, pre + n.query + ".pos_key_projected", pos_key);
+      if (!pos_query.empty()) add_f32(w, pre + n.query + ".pos_query_projected", pos_query);
+      if (!L.pos_key_weight.empty()) dense(pre + n.pos_key, L.pos_key_weight, L.pos_key_bias);
+      if (!L.pos_query_weight.empty()) dense(pre + n.pos_query, L.pos_query_weight, L.pos_query_bias);
+    }
     if (!slot(runtime::LinearSlot::AttnOut).empty())
       runtime::fold_attention_smoothing(L, H, slot(runtime::LinearSlot::AttnOut));
     const auto smooth_columns = [&](runtime::LinearSlot s, HostTensor& weight,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <tuple>
 
 #include <omp.h>
 
@@ -66,12 +67,14 @@ std::unique_ptr<kernels::Linear> pack(HostTensor& w, HostTensor& b, kernels::Act
 // Offsets (in floats) of the arena regions for a batch of `tokens` tokens.
 struct ArenaPlan {
   std::size_t x, qkv, ctx, tmp, ffn, gated, emb, pos, cls, pooled, head, head_out, logits, rel,
-      attn, scratch, total;
+      emb_out, conv, attn, scratch, total;
 };
 
 struct ArenaSizes {
   std::int64_t tokens, seqs, H, ffn, gated, E, labels;
-  std::size_t rel_floats, attn_floats, scratch_bytes;
+  std::size_t rel_floats;
+  std::int64_t conv_width;  // DeBERTa's conv: K*H outputs per token (0: none)
+  std::size_t attn_floats, scratch_bytes;
 };
 
 ArenaPlan plan(const ArenaSizes& z) {
@@ -99,6 +102,8 @@ ArenaPlan plan(const ArenaSizes& z) {
   p.head_out = take(S * H);
   p.logits = take(S * static_cast<std::size_t>(std::max<std::int64_t>(z.labels, 1)));
   p.rel = take(z.rel_floats);
+  p.emb_out = take(z.conv_width > 0 ? T * H : 0);
+  p.conv = take(T * static_cast<std::size_t>(z.conv_width));
   p.attn = take(z.attn_floats);
   p.scratch = take((z.scratch_bytes + sizeof(float) - 1) / sizeof(float));
   p.total = at;
@@ -121,7 +126,51 @@ std::int32_t mpnet_bucket(std::int32_t relative) {
   return bucket + std::min(kExact + static_cast<std::int32_t>(scaled), kHalf - 1);
 }
 
+// rows · Wᵀ + b for [R, in] rows and a [out, in] weight, through a temporary FP32 linear.
+HostTensor project_rows(const std::vector<float>& rows, std::int64_t R, const float* weight,
+                        const float* bias, std::int64_t in, std::int64_t out) {
+  kernels::Linear lin(weight, bias, static_cast<int>(in), static_cast<int>(out),
+                      kernels::Activation::None);
+  Context ctx;
+  std::vector<std::byte> scratch(lin.scratchpad_bytes(R) + 64);
+  HostTensor y;
+  y.shape = {R, out};
+  y.data.resize(static_cast<std::size_t>(R * out));
+  lin.forward(rows.data(), R, y.data.data(), ctx.stream(), scratch.data());
+  ctx.stream().wait();
+  return y;
+}
+
 }  // namespace
+
+std::vector<float> normed_relative_embeddings(const EncoderConfig& c, const EncoderWeights& w) {
+  std::vector<float> rel = w.relative_embeddings.data;
+  if (!rel.empty() && !w.relative_norm_weight.empty())
+    kernels::add_layer_norm(rel.data(), nullptr, w.relative_norm_weight.data.data(),
+                            w.relative_norm_bias.data.data(), static_cast<float>(c.layer_norm_eps),
+                            static_cast<std::int64_t>(rel.size()) / c.hidden_size, c.hidden_size,
+                            rel.data());
+  return rel;
+}
+
+std::pair<HostTensor, HostTensor> relative_projections(const EncoderConfig& c,
+                                                       const std::vector<float>& rel,
+                                                       const LayerWeights& lw) {
+  const std::int64_t H = c.hidden_size, R = static_cast<std::int64_t>(rel.size()) / H;
+  // With share_att_key the content projections serve the positions too.
+  const float* qw = lw.qkv_weight.data.data();
+  const float* qb = lw.qkv_bias.empty() ? nullptr : lw.qkv_bias.data.data();
+  std::pair<HostTensor, HostTensor> out;
+  if (c.c2p)
+    out.first = c.share_att_key ? project_rows(rel, R, qw + H * H, qb ? qb + H : nullptr, H, H)
+                                : project_rows(rel, R, lw.pos_key_weight.data.data(),
+                                               lw.pos_key_bias.data.data(), H, H);
+  if (c.p2c)
+    out.second = c.share_att_key ? project_rows(rel, R, qw, qb, H, H)
+                                 : project_rows(rel, R, lw.pos_query_weight.data.data(),
+                                                lw.pos_query_bias.data.data(), H, H);
+  return out;
+}
 
 void fold_attention_smoothing(LayerWeights& l, std::int64_t H, const std::vector<float>& s) {
   if (static_cast<std::int64_t>(s.size()) != H)
@@ -185,6 +234,23 @@ Encoder::Encoder(const EncoderConfig& config, EncoderWeights w, int threads,
     rotary_.push_back(kernels::RotaryTable::make(config.global_rope_theta, d, P));
     rotary_.push_back(kernels::RotaryTable::make(config.local_rope_theta, d, P));
   }
+  // DeBERTa: relative embeddings (layer-normed once), projected per layer below.
+  const std::vector<float> rel = normed_relative_embeddings(config, w);
+  if (!w.conv_weight.empty()) {
+    // [H_out, H_in, K] -> K stacked [H_out, H_in] taps.
+    const std::int64_t K = w.conv_weight.shape[2];
+    std::vector<float> taps(static_cast<std::size_t>(K * H_ * H_));
+    for (std::int64_t k = 0; k < K; ++k)
+      for (std::int64_t o = 0; o < H_; ++o)
+        for (std::int64_t c = 0; c < H_; ++c)
+          taps[static_cast<std::size_t>((k * H_ + o) * H_ + c)] =
+              w.conv_weight.data[static_cast<std::size_t>((o * H_ + c) * K + k)];
+    conv_ = std::make_unique<kernels::Linear>(taps.data(), nullptr, static_cast<int>(H_),
+                                              static_cast<int>(K * H_), kernels::Activation::None);
+    conv_bias_ = std::move(w.conv_bias);
+    conv_norm_g_ = std::move(w.conv_norm_weight);
+    conv_norm_b_ = std::move(w.conv_norm_bias);
+  }
   const auto act = to_kernel(config.hidden_act);
   const bool bf16_attention =
       kernels::attention_bf16_supported() && !env_flag("ENCORE_FP32_ATTENTION");
@@ -214,6 +280,16 @@ Encoder::Encoder(const EncoderConfig& config, EncoderWeights w, int threads,
         std::pair{LinearSlot::FfnIn, lw.intermediate_input_smoothing.data},
         std::pair{LinearSlot::FfnOut, lw.output_input_smoothing.data}};
     Layer l;
+    if (!rel.empty()) {
+      // A plan stores them (its weights are rounded to the layer's precision); else from the
+      // FP32 weights.
+      if (!lw.pos_key_projected.empty() || !lw.pos_query_projected.empty()) {
+        l.pos_key = std::move(lw.pos_key_projected);
+        l.pos_query = std::move(lw.pos_query_projected);
+      } else {
+        std::tie(l.pos_key, l.pos_query) = relative_projections(config, rel, lw);
+      }
+    }
     l.qkv = pack(lw.qkv_weight, lw.qkv_bias, kernels::Activation::None, quant(LinearSlot::Qkv),
                  &lw.qkv_weight_scale, &lw.qkv_input_smoothing);
     l.attn_out = pack(lw.attn_output_weight, lw.attn_output_bias, kernels::Activation::None,
@@ -343,11 +419,18 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
   if (emb_proj_) scratch = std::max(scratch, emb_proj_->scratchpad_bytes(T));
   for (const auto* lin : {pooler_.get(), head_dense_.get(), classifier_.get()})
     if (lin) scratch = std::max(scratch, lin->scratchpad_bytes(n));
+  const bool disentangled = config_.relative_attention;
   const std::size_t rel_floats =
-      relative_bias_.empty() ? 0 : static_cast<std::size_t>(heads) * (2 * max_len - 1);
-  const ArenaPlan ap = plan(
-      {T, n, H_, gated ? 2 * I_ : I_, gated ? I_ : 0, E_, num_labels(), rel_floats,
-       kernels::attention_scratch_floats(max_len, shape, threads_, scratch_attention_), scratch});
+      !relative_bias_.empty() ? static_cast<std::size_t>(heads) * (2 * max_len - 1)
+      : disentangled          ? static_cast<std::size_t>(2 * max_len - 1)
+                              : 0;
+  const std::int64_t conv_width = conv_ ? conv_->out_features() : 0;
+  if (conv_) scratch = std::max(scratch, conv_->scratchpad_bytes(T));
+  const std::size_t attn_floats =
+      std::max(kernels::attention_scratch_floats(max_len, shape, threads_, scratch_attention_),
+               disentangled ? kernels::disentangled_scratch_floats(max_len, shape, threads_) : 0);
+  const ArenaPlan ap = plan({T, n, H_, gated ? 2 * I_ : I_, gated ? I_ : 0, E_, num_labels(),
+                             rel_floats, conv_width, attn_floats, scratch});
   float* base = ctx.arena(ap.total);
   float *x = base + ap.x, *qkv = base + ap.qkv, *attn = base + ap.ctx, *tmp = base + ap.tmp,
         *ffn = base + ap.ffn;
@@ -378,6 +461,25 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
     bias.relative = rel;
     bias.relative_stride = span;
     bias.relative_center = max_len - 1;
+  }
+
+  // DeBERTa: the row of the projected relative embeddings for each i - j.
+  kernels::DisentangledTerms terms;
+  if (disentangled) {
+    auto* index = reinterpret_cast<std::int32_t*>(base + ap.rel);
+    const auto span = static_cast<std::int32_t>(config_.relative_span);
+    for (std::int32_t r = -(max_len - 1); r < max_len; ++r) {
+      const std::int32_t b =
+          config_.position_buckets > 0
+              ? kernels::deberta_log_bucket(r, static_cast<std::int32_t>(config_.position_buckets),
+                                            static_cast<std::int32_t>(config_.max_relative_positions))
+              : r;
+      index[r + max_len - 1] = std::clamp(b + span, 0, 2 * span - 1);
+    }
+    terms.rel_index = index;
+    terms.center = max_len - 1;
+    const int factor = 1 + (config_.c2p ? 1 : 0) + (config_.p2c ? 1 : 0);
+    terms.scale = 1.f / std::sqrt(static_cast<float>(H_ / heads) * static_cast<float>(factor));
   }
 
   const double Hd = static_cast<double>(H_);
@@ -414,6 +516,7 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
                           emb_ln_g_.data.data(), emb_ln_b_.data.data(), eps,
                           static_cast<std::int32_t>(E_), emb);
     if (emb_proj_) emb_proj_->forward(emb, T, x, stream, scr);
+    if (conv_) std::copy_n(x, T * H_, base + ap.emb_out);  // the conv reads the layer-0 input
     if (p.active()) p.set_args({{"tokens", T}, {"hidden", H_}});
   }
   const bool pre_ln = arch.norm == NormPlacement::Pre;
@@ -435,10 +538,17 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
     }
     {
       ProfileScope p("op", "attention", i);
-      kernels::AttentionBias lb = bias;
-      lb.window = l.window;
-      kernels::self_attention(qkv, batch.seq_begin.data(), n, shape, attn, base + ap.attn, threads,
-                              l.attention, lb);
+      if (disentangled) {
+        terms.pos_key = l.pos_key.empty() ? nullptr : l.pos_key.data.data();
+        terms.pos_query = l.pos_query.empty() ? nullptr : l.pos_query.data.data();
+        kernels::disentangled_attention(qkv, batch.seq_begin.data(), n, shape, terms, attn,
+                                        base + ap.attn, threads);
+      } else {
+        kernels::AttentionBias lb = bias;
+        lb.window = l.window;
+        kernels::self_attention(qkv, batch.seq_begin.data(), n, shape, attn, base + ap.attn,
+                                threads, l.attention, lb);
+      }
       if (p.active()) {
         p.set_args({{"sequences", n},
                     {"heads", shape.heads},
@@ -474,6 +584,31 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
       kernels::add_inplace(x, tmp, T * H_);
     } else {
       layer_norm("add_layernorm_ffn", i, tmp, x, l.out_ln_g, l.out_ln_b, x);
+    }
+    if (conv_ && i == 0) {
+      // DeBERTa's ConvLayer: LN(layer-0 output + act(conv1d(layer-0 input))), the taps summed
+      // within each sequence (zero padding at its edges).
+      ProfileScope p("op", "conv", i);
+      float* y = base + ap.conv;
+      conv_->forward(base + ap.emb_out, T, y, stream, scr);
+      stream.wait();
+      const std::int64_t K = conv_width / H_, pad = (K - 1) / 2;
+      for (std::int32_t s = 0; s < n; ++s) {
+        const std::int64_t b = batch.seq_begin[s], e = batch.seq_begin[s + 1];
+        for (std::int64_t t = b; t < e; ++t) {
+          float* o = tmp + t * H_;
+          std::copy_n(conv_bias_.data.data(), H_, o);
+          for (std::int64_t k = 0; k < K; ++k) {
+            const std::int64_t src = t + k - pad;
+            if (src < b || src >= e) continue;
+            const float* row = y + src * conv_width + k * H_;
+            for (std::int64_t c = 0; c < H_; ++c) o[c] += row[c];
+          }
+        }
+      }
+      kernels::activation_inplace(tmp, T * H_, to_kernel(config_.conv_act));
+      kernels::add_layer_norm(tmp, x, conv_norm_g_.data.data(), conv_norm_b_.data.data(), eps, T,
+                              H_, x);
     }
     if (observer) observer->layer_output(i, x, T, H_);
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/attention.hpp"
+#include "kernels/disentangled_attention.hpp"
 #include "kernels/linear.hpp"
 #include "kernels/rotary.hpp"
 #include "model/encoder_config.hpp"
@@ -59,6 +60,14 @@ struct LayerPrecision {
 // output channel, so dividing a row by s_j costs them no precision.
 void fold_attention_smoothing(LayerWeights& layer, std::int64_t hidden,
                               const std::vector<float>& s);
+
+// DeBERTa: the relative position embeddings after their LayerNorm (norm_rel_ebd), and their
+// projections through layer `lw`'s key (c2p) and query (p2c) projections, [2 * span, H] each
+// (empty when the term is off). Computed from FP32 weights, before any smoothing or rounding.
+std::vector<float> normed_relative_embeddings(const EncoderConfig& config, const EncoderWeights& w);
+std::pair<HostTensor, HostTensor> relative_projections(const EncoderConfig& config,
+                                                       const std::vector<float>& rel,
+                                                       const LayerWeights& lw);
 
 // Sees intermediate tensors of a forward pass (calibration, per-layer error reports).
 class ForwardObserver {
@@ -112,6 +121,8 @@ class Encoder {
     bool has_attn_ln = true;
     const kernels::RotaryTable* rotary = nullptr;
     std::int32_t window = 0;  // sliding-window half width (0: global)
+    // DeBERTa: the relative embeddings through this layer's key / query projections.
+    HostTensor pos_key, pos_query;  // [2 * span, H]
   };
   // Positions of the batch's tokens as the embeddings and rotary tables index them.
   void positions(const PackedBatch& batch, std::int32_t* out) const;
@@ -122,6 +133,10 @@ class Encoder {
   HostTensor word_, position_, token_type_, emb_ln_g_, emb_ln_b_;
   std::unique_ptr<kernels::Linear> emb_proj_;
   HostTensor relative_bias_;  // [buckets, heads]
+  // DeBERTa's ConvLayer after layer 0: the K kernel taps as one [K*H, H] linear, then
+  // bias, activation, residual LayerNorm.
+  std::unique_ptr<kernels::Linear> conv_;
+  HostTensor conv_bias_, conv_norm_g_, conv_norm_b_;
   std::vector<kernels::RotaryTable> rotary_;  // global, local
   std::vector<Layer> layers_;
   HostTensor final_g_, final_b_;

@@ -4,11 +4,13 @@
 // token-type tables, and the residual add.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
 
 #include "kernels/attention.hpp"
+#include "kernels/disentangled_attention.hpp"
 #include "kernels/embeddings.hpp"
 #include "kernels/gated_activation.hpp"
 #include "kernels/layer_norm.hpp"
@@ -102,6 +104,70 @@ TEST(PositionKernels, AttentionWithRelativeBiasAndWindowBf16) {
   if (!attention_bf16_supported()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
   // bf16 inputs: ~3 significant digits (head size 64 runs BF16; 24 and 20 fall back to FP32).
   check_biased_attention(AttentionPrecision::BF16, 5e-2);
+}
+
+TEST(PositionKernels, DisentangledAttentionMatchesPlainLoops) {
+  const std::vector<std::int32_t> lengths{1, 9, 0, 37, 20};
+  std::vector<std::int32_t> begin{0};
+  for (auto l : lengths) begin.push_back(begin.back() + l);
+  const int H = 48, heads = 2, d = 24, span = 8, max_len = 37, center = max_len - 1;
+  const auto qkv = random_vector(static_cast<std::size_t>(begin.back()) * 3 * H, 1.f, 21);
+  const auto pk = random_vector(std::size_t(2 * span) * H, 1.f, 22);
+  const auto pq = random_vector(std::size_t(2 * span) * H, 1.f, 23);
+  std::vector<std::int32_t> index(2 * max_len - 1);
+  for (int r = -(max_len - 1); r < max_len; ++r)
+    index[std::size_t(r + center)] =
+        std::clamp(deberta_log_bucket(r, span, 64) + span, 0, 2 * span - 1);
+  DisentangledTerms t{pk.data(), pq.data(), index.data(), center, 1.f / std::sqrt(3.f * d)};
+  const AttentionShape shape{H, heads};
+  std::vector<float> scratch(disentangled_scratch_floats(max_len, shape, 2));
+  std::vector<float> ctx(static_cast<std::size_t>(begin.back()) * H);
+  disentangled_attention(qkv.data(), begin.data(), static_cast<int>(lengths.size()), shape, t,
+                         ctx.data(), scratch.data(), 2);
+  auto at = [&](int row, int col) {
+    return static_cast<double>(qkv[std::size_t(row) * 3 * H + col]);
+  };
+  double worst = 0;
+  for (std::size_t s = 0; s + 1 < begin.size(); ++s) {
+    const int b = begin[s], len = begin[s + 1] - b;
+    for (int h = 0; h < heads; ++h)
+      for (int i = 0; i < len; ++i) {
+        std::vector<double> w(static_cast<std::size_t>(len));
+        double max = -1e300, sum = 0;
+        for (int j = 0; j < len; ++j) {
+          const int r = index[std::size_t(center + i - j)];
+          double qk = 0, c2p = 0, p2c = 0;
+          for (int c = 0; c < d; ++c) {
+            qk += at(b + i, h * d + c) * at(b + j, H + h * d + c);
+            c2p += at(b + i, h * d + c) * pk[std::size_t(r * H + h * d + c)];
+            p2c += at(b + j, H + h * d + c) * pq[std::size_t(r * H + h * d + c)];
+          }
+          w[std::size_t(j)] = (qk + c2p + p2c) / std::sqrt(3.0 * d);
+          max = std::max(max, w[std::size_t(j)]);
+        }
+        for (auto& x : w) sum += (x = std::exp(x - max));
+        for (int c = 0; c < d; ++c) {
+          double acc = 0;
+          for (int j = 0; j < len; ++j) acc += w[std::size_t(j)] * at(b + j, 2 * H + h * d + c);
+          worst = std::max(worst, std::fabs(acc / sum - ctx[std::size_t(b + i) * H + h * d + c]));
+        }
+      }
+  }
+  EXPECT_LE(worst, 2e-5);
+}
+
+TEST(PositionKernels, DebertaLogBuckets) {
+  // Exact inside (-mid, mid), then log-spaced and odd: transformers' make_log_bucket_position
+  // with bucket_size 32 and max_position 512.
+  for (int r = -16; r <= 16; ++r) EXPECT_EQ(deberta_log_bucket(r, 32, 512), r);
+  for (int r = 17; r < 600; ++r) {
+    EXPECT_EQ(deberta_log_bucket(-r, 32, 512), -deberta_log_bucket(r, 32, 512));
+    EXPECT_GE(deberta_log_bucket(r, 32, 512), deberta_log_bucket(r - 1, 32, 512));
+  }
+  // ceil(log(r/16) / log(511/16) * 15) + 16
+  EXPECT_EQ(deberta_log_bucket(17, 32, 512), 17);
+  EXPECT_EQ(deberta_log_bucket(100, 32, 512), 24);
+  EXPECT_EQ(deberta_log_bucket(511, 32, 512), 31);
 }
 
 TEST(PositionKernels, RotaryMatchesRotateHalf) {

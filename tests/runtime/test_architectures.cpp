@@ -240,7 +240,7 @@ INSTANTIATE_TEST_SUITE_P(Arch, ArchitectureVsReference,
                          testing::Values("distilbert-cls", "distilbert-st", "roberta-cls-f16",
                                          "xlmr-cls", "xlmr-st", "camembert-cls", "xlmr-reranker",
                                          "electra-cls", "mpnet-cls", "modernbert-cls",
-                                         "albert-cls"),
+                                         "albert-cls", "deberta-v3-cls", "deberta-v2-conv-cls"),
                          [](const testing::TestParamInfo<std::string>& info) {
                            std::string n = info.param;
                            for (auto& c : n)
