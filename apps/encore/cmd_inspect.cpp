@@ -51,14 +51,23 @@ void add_inspect_command(CLI::App& app) {
       std::string v = ad.positions == PositionKind::Rotary
                           ? "rotary positions (theta " + std::to_string(static_cast<long long>(c.global_rope_theta)) +
                                 " global, " + std::to_string(static_cast<long long>(c.local_rope_theta)) + " local)"
-                      : ad.positions == PositionKind::None ? "no absolute positions"
-                                                           : "learned positions";
+                      : c.learned_positions ? "learned positions"
+                                            : "no absolute positions";
       if (c.position_offset > 0) v += " from " + std::to_string(c.position_offset);
       if (c.embedding_size != c.hidden_size)
         v += ", embeddings " + std::to_string(c.embedding_size) + " projected to " + std::to_string(c.hidden_size);
       v += ad.norm == NormPlacement::Pre ? ", pre-LN" : ", post-LN";
       if (!c.norm_bias) v += " (no biases)";
       if (ad.attention == AttentionKind::RelativeBucketBias) v += ", relative-position bias";
+      if (c.relative_attention)
+        v += std::string(", disentangled attention (") + (c.c2p ? "c2p" : "") +
+             (c.c2p && c.p2c ? "+" : "") + (c.p2c ? "p2c" : "") + ", " +
+             (c.position_buckets > 0 ? std::to_string(c.position_buckets) + " log buckets"
+                                     : "relative positions clipped at " +
+                                           std::to_string(c.max_relative_positions)) +
+             (c.share_att_key ? ", shared keys" : "") + ")";
+      if (c.conv_kernel_size > 0)
+        v += ", conv layer (kernel " + std::to_string(c.conv_kernel_size) + ") after layer 0";
       if (c.local_attention > 0)
         v += ", sliding window +-" + std::to_string(c.local_attention / 2) +
              " (global attention every " + std::to_string(c.global_attn_every_n_layers) + " layers)";

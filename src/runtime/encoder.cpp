@@ -290,17 +290,33 @@ Encoder::Encoder(const EncoderConfig& config, EncoderWeights w, int threads,
         std::tie(l.pos_key, l.pos_query) = relative_projections(config, rel, lw);
       }
     }
-    l.qkv = pack(lw.qkv_weight, lw.qkv_bias, kernels::Activation::None, quant(LinearSlot::Qkv),
-                 &lw.qkv_weight_scale, &lw.qkv_input_smoothing);
-    l.attn_out = pack(lw.attn_output_weight, lw.attn_output_bias, kernels::Activation::None,
-                      quant(LinearSlot::AttnOut), &lw.attn_output_weight_scale);
-    // A gated FFN applies its activation to half of the up-projection, after the GEMM.
-    l.ffn_in = pack(lw.intermediate_weight, lw.intermediate_bias,
-                    arch.gated_ffn ? kernels::Activation::None : act, quant(LinearSlot::FfnIn),
-                    &lw.intermediate_weight_scale, &lw.intermediate_input_smoothing);
-    l.ffn_out =
-        pack(lw.output_weight, lw.output_bias, kernels::Activation::None, quant(LinearSlot::FfnOut),
-             &lw.output_weight_scale, &lw.output_input_smoothing);
+    // ALBERT: a layer of a weight group that runs exactly as the group's first layer (same
+    // precision, ranges and smoothing) uses that layer's packed weights.
+    const std::size_t per_group =
+        arch.layer_groups ? static_cast<std::size_t>(config.num_hidden_layers / config.num_hidden_groups) : 1;
+    const std::size_t first = arch.layer_groups ? li / per_group * per_group : li;
+    const bool stored_any = std::any_of(stored.begin(), stored.end(),
+                                        [](const auto& s) { return !s.second.empty(); });
+    if (first != li && precision_[li] == precision_[first] && attn_smoothing.empty() &&
+        !lp.smoothing_folded && !stored_any) {
+      const Layer& f = layers_[first];
+      l.qkv = f.qkv;
+      l.attn_out = f.attn_out;
+      l.ffn_in = f.ffn_in;
+      l.ffn_out = f.ffn_out;
+    } else {
+      l.qkv = pack(lw.qkv_weight, lw.qkv_bias, kernels::Activation::None, quant(LinearSlot::Qkv),
+                   &lw.qkv_weight_scale, &lw.qkv_input_smoothing);
+      l.attn_out = pack(lw.attn_output_weight, lw.attn_output_bias, kernels::Activation::None,
+                        quant(LinearSlot::AttnOut), &lw.attn_output_weight_scale);
+      // A gated FFN applies its activation to half of the up-projection, after the GEMM.
+      l.ffn_in = pack(lw.intermediate_weight, lw.intermediate_bias,
+                      arch.gated_ffn ? kernels::Activation::None : act, quant(LinearSlot::FfnIn),
+                      &lw.intermediate_weight_scale, &lw.intermediate_input_smoothing);
+      l.ffn_out = pack(lw.output_weight, lw.output_bias, kernels::Activation::None,
+                       quant(LinearSlot::FfnOut), &lw.output_weight_scale,
+                       &lw.output_input_smoothing);
+    }
     for (const auto* lin : {l.qkv.get(), l.ffn_in.get(), l.ffn_out.get()})
       smoothed_gemms_ += lin->smoothed_input() ? 1 : 0;
     for (const auto& [slot, factors] : stored) {
@@ -339,9 +355,25 @@ Encoder::Encoder(const EncoderConfig& config, EncoderWeights w, int threads,
   }
 }
 
+int Encoder::distinct_layer_weights() const {
+  int n = 0;
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    n += (i == 0 || layers_[i].qkv != layers_[i - 1].qkv) ? 1 : 0;
+  return n;
+}
+
 std::size_t Encoder::packed_bytes() const {
-  return (word_.data.size() + position_.data.size() + token_type_.data.size()) * sizeof(float) +
-         streamed_weight_bytes();
+  std::size_t n = (word_.data.size() + position_.data.size() + token_type_.data.size()) * sizeof(float);
+  const kernels::Linear* last = nullptr;  // shared layers count once
+  for (const auto& l : layers_) {
+    if (l.qkv.get() == last) continue;
+    last = l.qkv.get();
+    n += l.qkv->packed_bytes() + l.attn_out->packed_bytes() + l.ffn_in->packed_bytes() +
+         l.ffn_out->packed_bytes();
+  }
+  for (const auto* lin : {emb_proj_.get(), pooler_.get(), head_dense_.get(), classifier_.get()})
+    if (lin) n += lin->packed_bytes();
+  return n;
 }
 
 std::size_t Encoder::streamed_weight_bytes() const {
@@ -485,6 +517,8 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
   const double Hd = static_cast<double>(H_);
   double attn_flops = 0;  // QKᵀ and PV per sequence: 4·S²·H
   for (std::int32_t s = 0; s < n; ++s) attn_flops += 4.0 * batch.length(s) * batch.length(s) * Hd;
+  if (disentangled)  // a q·Kr and a k·Qr product per score besides q·k
+    attn_flops *= (2.0 + (config_.c2p ? 1 : 0) + (config_.p2c ? 1 : 0)) / 2.0;
   auto gemm = [&](ProfileScope& p, std::int64_t rows, std::int64_t in, std::int64_t outf) {
     if (!p.active()) return;
     p.set_args({{"M", rows}, {"K", in}, {"N", outf}});

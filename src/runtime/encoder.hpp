@@ -107,6 +107,8 @@ class Encoder {
   int threads() const { return threads_; }
   const std::vector<LayerPrecision>& precision() const { return precision_; }
   const EncoderConfig& config() const { return config_; }
+  // Layers with their own packed weights (ALBERT's groups share them where layers run alike).
+  int distinct_layer_weights() const;
   // GEMMs whose INT8 input is smoothed, for inspect.
   int smoothed_gemms() const { return smoothed_gemms_; }
   // The kernel each operation of layer `layer` runs for a batch of `tokens` tokens:
@@ -115,7 +117,8 @@ class Encoder {
 
  private:
   struct Layer {
-    std::unique_ptr<kernels::Linear> qkv, attn_out, ffn_in, ffn_out;
+    // Shared between the layers of an ALBERT weight group that run alike.
+    std::shared_ptr<const kernels::Linear> qkv, attn_out, ffn_in, ffn_out;
     kernels::AttentionPrecision attention = kernels::AttentionPrecision::FP32;
     HostTensor attn_ln_g, attn_ln_b, out_ln_g, out_ln_b;
     bool has_attn_ln = true;

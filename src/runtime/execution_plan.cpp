@@ -34,9 +34,13 @@ std::vector<PlanStep> execution_plan(const EncoderConfig& c, bool pooler, bool c
       plan.push_back({p + "rotary", "rotary_qk", "[T," + i3 + "]", "[T," + i3 + "]", 0, 6.0 * H, li});
     std::string attention = "ragged_attention";
     if (a.attention == AttentionKind::RelativeBucketBias) attention += "+relative_bias";
+    if (c.relative_attention) attention = "disentangled_attention";
+    const double terms = 1.0 + (c.relative_attention ? (c.c2p ? 1 : 0) + (c.p2c ? 1 : 0) : 0);
     if (c.is_local_layer(l)) attention += "+window" + std::to_string(c.local_attention / 2);
     const double keys = c.is_local_layer(l) ? std::min<double>(S, static_cast<double>(c.local_attention + 1)) : S;
-    plan.push_back({p + "attention", attention, "[T," + i3 + "]", "[T," + h + "]", 0, 4.0 * keys * H, li});
+    // QKᵀ and PV, plus one product per relative term (c2p, p2c).
+    plan.push_back({p + "attention", attention, "[T," + i3 + "]", "[T," + h + "]", 0,
+                    2.0 * (1.0 + terms) * keys * H, li});
     plan.push_back({p + "attn_output_gemm", "gemm" + bias, "[T," + h + "]", "[T," + h + "]", H * H + H, 2.0 * H * H, li});
     if (pre) {
       plan.push_back({p + "residual_attn", "residual_add", "[T," + h + "]x2", "[T," + h + "]", 0, 1.0 * H, li});
@@ -55,6 +59,10 @@ std::vector<PlanStep> execution_plan(const EncoderConfig& c, bool pooler, bool c
       plan.push_back({p + "residual_ffn", "residual_add", "[T," + h + "]x2", "[T," + h + "]", 0, 1.0 * H, li});
     else
       plan.push_back({p + "add_layernorm_ffn", "residual_add+layernorm", "[T," + h + "]x2", "[T," + h + "]", 2 * H, 8.0 * H, li});
+    if (l == 0 && c.conv_kernel_size > 0)
+      plan.push_back({p + "conv", "conv1d+" + std::string(to_string(c.conv_act)) + "+residual_add+layernorm",
+                      "[T," + h + "]x2", "[T," + h + "]", c.conv_kernel_size * H * H + 3 * H,
+                      2.0 * static_cast<double>(c.conv_kernel_size) * H * H, li});
   }
   if (!a.names.final_norm.empty())
     plan.push_back({"final_norm", "layernorm", "[T," + h + "]", "[T," + h + "]", 2 * H, 8.0 * H, -1});

@@ -270,6 +270,20 @@ TEST_P(ArchitectureVsReference, PlanRoundTripIsBitIdentical) {
   fs::remove_all(dir);
 }
 
+// ALBERT's layers share one weight set: packed once where they run alike, per layer where
+// calibration gives each its own input ranges.
+TEST(Albert, SharedLayersArePackedOnce) {
+  const fs::path dir = model_dir("albert-cls");
+  EXPECT_EQ(Model::load(dir)->internals().encoder->distinct_layer_weights(), 1);
+  ModelOptions o;
+  o.precision = Precision::Int8Dynamic;
+  EXPECT_EQ(Model::load(dir, o)->internals().encoder->distinct_layer_weights(), 1);
+  o.precision = Precision::Int8Static;
+  o.calibration.texts = {{"a calibration text", std::nullopt}, {"another one, longer", std::nullopt}};
+  EXPECT_EQ(Model::load(dir, o)->internals().encoder->distinct_layer_weights(), 3);
+  EXPECT_EQ(Model::load(model_dir("distilbert-cls"))->internals().encoder->distinct_layer_weights(), 3);
+}
+
 INSTANTIATE_TEST_SUITE_P(Arch, ArchitectureVsReference,
                          testing::Values("distilbert-cls", "distilbert-st", "roberta-cls-f16",
                                          "xlmr-cls", "xlmr-st", "camembert-cls", "xlmr-reranker",
