@@ -187,7 +187,7 @@ EncoderWeights EncoderWeights::load(const io::WeightStore& store, const EncoderC
   if (c.type_vocab_size > 0)
     w.token_type_embeddings = l.load(n.token_type + ".weight", {c.type_vocab_size, E});
   norm(n.embedding_norm, E, c.norm_bias, w.embeddings_ln_weight, w.embeddings_ln_bias);
-  if (!n.embedding_projection.empty()) {
+  if (!n.embedding_projection.empty() && E != H) {  // transformers adds it only then
     w.embedding_projection_weight = l.load(n.embedding_projection + ".weight", {H, E});
     w.embedding_projection_bias = l.load(n.embedding_projection + ".bias", {H});
   } else if (E != H) {
