@@ -27,16 +27,16 @@ namespace encore::io::pickle {
 enum class Kind {
   None,
   Bool,
-  Int,      // fits in int64
-  BigInt,   // LONG1 wider than 8 bytes: `str` holds its little-endian two's complement bytes
+  Int,     // fits in int64
+  BigInt,  // LONG1 wider than 8 bytes: `str` holds its little-endian two's complement bytes
   Float,
-  String,   // unicode (or a protocol-2 str); `str` holds its UTF-8 bytes
+  String,  // unicode (or a protocol-2 str); `str` holds its UTF-8 bytes
   Bytes,
   Tuple,
   List,
-  Dict,     // dict or OrderedDict
-  Global,   // an allowed global: `str` = module, `name` = qualified name
-  Call,     // REDUCE / NEWOBJ of an allowed global: items = {callable, args tuple}
+  Dict,          // dict or OrderedDict
+  Global,        // an allowed global: `str` = module, `name` = qualified name
+  Call,          // REDUCE / NEWOBJ of an allowed global: items = {callable, args tuple}
   PersistentId,  // BINPERSID: items = {the persistent id}
 };
 
@@ -49,16 +49,16 @@ struct Value {
   double real = 0;
   std::string str;
   std::string name;
-  std::vector<const Value*> items;                            // Tuple, List, Call, PersistentId
+  std::vector<const Value*> items;                             // Tuple, List, Call, PersistentId
   std::vector<std::pair<const Value*, const Value*>> entries;  // Dict, in insertion order
   const Value* state = nullptr;                                // set by BUILD
 };
 
 struct Limits {
-  std::size_t max_stack = 1u << 20;    // values on the stack (all mark levels together)
-  std::size_t max_marks = 1000;        // nested MARKs
-  std::size_t max_memo = 1u << 24;     // memo entries
-  std::size_t max_nodes = 1u << 22;    // values created (a BERT-large state dict needs ~10^4)
+  std::size_t max_stack = 1u << 20;  // values on the stack (all mark levels together)
+  std::size_t max_marks = 1000;      // nested MARKs
+  std::size_t max_memo = 1u << 24;   // memo entries
+  std::size_t max_nodes = 1u << 22;  // values created (a BERT-large state dict needs ~10^4)
 };
 
 // Whether GLOBAL module.name is allowed (the list above).

@@ -592,7 +592,8 @@ WeightStore WeightStore::open(const fs::path& dir) {
 
   // A shard index: {"weight_map": {tensor: shard file}}, each shard opened with `open_file`.
   auto open_index = [&](const fs::path& index,
-                        const std::function<std::unique_ptr<WeightFile>(const fs::path&)>& open_file) {
+                        const std::function<std::unique_ptr<WeightFile>(const fs::path&)>&
+                            open_file) {
     store.source_ = index;
     store.sharded_ = true;
     const std::string where = index.string();
@@ -632,7 +633,8 @@ WeightStore WeightStore::open(const fs::path& dir) {
                     squote(shard) + ", which does not contain it");
     }
   };
-  auto open_single = [&](const fs::path& file, std::unique_ptr<WeightFile> (*open_file)(const fs::path&)) {
+  auto open_single = [&](const fs::path& file,
+                         std::unique_ptr<WeightFile> (*open_file)(const fs::path&)) {
     store.source_ = file;
     store.files_.push_back(open_file(file));
   };
@@ -651,9 +653,12 @@ WeightStore WeightStore::open(const fs::path& dir) {
   } else if (pth.size() > 1) {
     std::string list;
     for (const auto& f : pth) list += (list.empty() ? "" : ", ") + f.filename().string();
-    throw Error("model folder '" + dir.string() + "' has no model.safetensors or pytorch_model.bin "
-                "and several PyTorch files (" + list +
-                "); it is ambiguous which holds the weights: keep one, or name it pytorch_model.bin");
+    throw Error(
+        "model folder '" + dir.string() +
+        "' has no model.safetensors or pytorch_model.bin "
+        "and several PyTorch files (" +
+        list +
+        "); it is ambiguous which holds the weights: keep one, or name it pytorch_model.bin");
   } else {
     throw Error("model folder '" + dir.string() +
                 "' has no weights: expected model.safetensors or model.safetensors.index.json "

@@ -33,7 +33,7 @@ constexpr std::size_t kMaxDims = 64;
 // torch.<Name>Storage -> element type.
 std::optional<DType> storage_dtype(const std::string& name) {
   static const std::pair<std::string_view, DType> kTypes[] = {
-      {"FloatStorage", DType::F32}, {"HalfStorage", DType::F16},  {"BFloat16Storage", DType::BF16},
+      {"FloatStorage", DType::F32},  {"HalfStorage", DType::F16}, {"BFloat16Storage", DType::BF16},
       {"DoubleStorage", DType::F64}, {"LongStorage", DType::I64}, {"IntStorage", DType::I32},
       {"ShortStorage", DType::I16},  {"CharStorage", DType::I8},  {"ByteStorage", DType::U8},
       {"BoolStorage", DType::BOOL},
@@ -70,17 +70,22 @@ class StateDictReader {
     if (root.kind != Kind::Dict)
       throw Error(where_ + ": expected a state dict (a dict of tensors), found a " +
                   std::string(pickle::kind_name(root.kind)));
-    std::map<std::string, PendingTensor> by_name;  // a repeated key: the last wins, as in Python
+    // In file order, so that errors name the first bad tensor; a repeated key: the last
+    // value wins, as in Python.
+    std::vector<PendingTensor> out;
+    std::map<std::string, std::size_t> index;
     for (const auto& [k, v] : root.entries) {
       if (!is_tensor(*v)) continue;  // e.g. a config value or an _extra_state object
       if (k->kind != Kind::String)
         throw Error(where_ + ": a tensor in the state dict has a key of type " +
                     std::string(pickle::kind_name(k->kind)) + ", expected a string");
-      by_name.insert_or_assign(k->str, tensor(k->str, *v));
+      PendingTensor t = tensor(k->str, *v);
+      auto [it, inserted] = index.try_emplace(k->str, out.size());
+      if (inserted)
+        out.push_back(std::move(t));
+      else
+        out[it->second] = std::move(t);
     }
-    std::vector<PendingTensor> out;
-    out.reserve(by_name.size());
-    for (auto& [n, t] : by_name) out.push_back(std::move(t));
     return out;
   }
 
@@ -148,8 +153,9 @@ class StateDictReader {
     const Value& tup = *pid.items[0];
     if (tup.kind != Kind::Tuple || tup.items.size() < 5 || tup.items[0]->kind != Kind::String ||
         tup.items[0]->str != "storage")
-      bad(t.name, "unrecognised storage persistent id (expected ('storage', type, key, "
-                  "location, numel))");
+      bad(t.name,
+          "unrecognised storage persistent id (expected ('storage', type, key, "
+          "location, numel))");
     const Value& type = *tup.items[1];
     const auto dtype = type.kind == Kind::Global ? storage_dtype(type.name) : std::nullopt;
     if (!dtype) bad(t.name, "the storage type is not a torch.*Storage class");
@@ -174,8 +180,8 @@ class StateDictReader {
       const std::int64_t len = integer(t.name, view.items[2], "storage view size");
       if (off < 0 || len < 0 || off > numel || len > numel - off)
         bad(t.name, "storage view [" + std::to_string(off) + ", +" + std::to_string(len) +
-                        ") lies outside storage " + squote(t.key) + " of " +
-                        std::to_string(numel) + " elements");
+                        ") lies outside storage " + squote(t.key) + " of " + std::to_string(numel) +
+                        " elements");
       t.view_start = t.storage_offset = off;
       t.storage_numel = len;
     }
@@ -283,12 +289,11 @@ void strip_module_prefix(std::vector<TensorView>& tensors) {
   for (const auto& t : tensors)
     if (!t.name.starts_with(kPrefix)) return;
   for (auto& t : tensors) t.name.erase(0, kPrefix.size());
-  // Removing a common prefix keeps the order.
 }
 
 std::span<const std::byte> storage_in_legacy(const std::string& where, const std::string& key,
-                                             const StorageDecl& decl, std::span<const std::byte> bytes,
-                                             std::size_t& pos) {
+                                             const StorageDecl& decl,
+                                             std::span<const std::byte> bytes, std::size_t& pos) {
   const std::string ctx = where + ": storage " + squote(key);
   if (bytes.size() - pos < 8)
     throw Error(ctx + ": truncated file: no element count at byte " + std::to_string(pos));
@@ -432,12 +437,15 @@ TorchCheckpoint TorchCheckpoint::parse(std::span<const std::byte> bytes, std::st
       if (!storage_bytes.count(key))
         throw Error(where + ": storage " + squote(key) + " is used but missing from the file");
   } else {
-    throw Error(where + ": not a PyTorch checkpoint (neither a torch zip archive nor a legacy "
-                        "torch.save pickle)");
+    throw Error(where +
+                ": not a PyTorch checkpoint (neither a torch zip archive nor a legacy "
+                "torch.save pickle)");
   }
 
   build_views(where, pending, storage_bytes, bytes.size() * 2 + (1u << 20), c.tensors_, c.owned_);
   if (options.strip_module_prefix) strip_module_prefix(c.tensors_);
+  std::sort(c.tensors_.begin(), c.tensors_.end(),
+            [](const TensorView& a, const TensorView& b) { return a.name < b.name; });
   return c;
 }
 
@@ -453,7 +461,8 @@ TorchCheckpoint TorchCheckpoint::open(const fs::path& path, const Options& optio
       throw Error("cannot open '" + where + "': " + std::strerror(errno));
     }
     struct stat st {};
-    if (::fstat(fd.fd, &st) != 0) throw Error("cannot stat '" + where + "': " + std::strerror(errno));
+    if (::fstat(fd.fd, &st) != 0)
+      throw Error("cannot stat '" + where + "': " + std::strerror(errno));
     if (!S_ISREG(st.st_mode)) throw Error("'" + where + "' is not a regular file");
     size = static_cast<std::size_t>(st.st_size);
     if (size == 0) throw Error(where + ": empty file, not a PyTorch checkpoint");

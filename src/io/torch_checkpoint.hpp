@@ -71,7 +71,7 @@ class TorchCheckpoint {
   std::size_t size_ = 0;
   bool open_ = false;
   std::string_view format_;
-  std::vector<TensorView> tensors_;                    // sorted by name
+  std::vector<TensorView> tensors_;                  // sorted by name
   std::vector<std::unique_ptr<std::byte[]>> owned_;  // contiguous copies of strided tensors
 };
 

@@ -164,8 +164,9 @@ ZipArchive ZipArchive::parse(std::span<const std::byte> bytes, std::string where
 }
 
 const ZipArchive::Entry* ZipArchive::find(std::string_view name) const {
-  auto it = std::lower_bound(sorted_.begin(), sorted_.end(), name,
-                             [&](std::size_t i, std::string_view n) { return entries_[i].name < n; });
+  auto it =
+      std::lower_bound(sorted_.begin(), sorted_.end(), name,
+                       [&](std::size_t i, std::string_view n) { return entries_[i].name < n; });
   return it != sorted_.end() && entries_[*it].name == name ? &entries_[*it] : nullptr;
 }
 
@@ -189,9 +190,10 @@ std::span<const std::byte> ZipArchive::data(const Entry& entry) const {
   const std::uint64_t data_offset = lh + kLocalHeaderSize + u16(h + 26) + u16(h + 28);
   if (!in_bounds(data_offset, entry.size, size))
     throw Error(ctx + ": truncated archive: its " + std::to_string(entry.size) +
-                " bytes at offset " + std::to_string(data_offset) + " run past the end of the file (" +
-                std::to_string(size) + " bytes)");
-  return bytes_.subspan(static_cast<std::size_t>(data_offset), static_cast<std::size_t>(entry.size));
+                " bytes at offset " + std::to_string(data_offset) +
+                " run past the end of the file (" + std::to_string(size) + " bytes)");
+  return bytes_.subspan(static_cast<std::size_t>(data_offset),
+                        static_cast<std::size_t>(entry.size));
 }
 
 }  // namespace encore::io
