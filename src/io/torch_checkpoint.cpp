@@ -340,13 +340,6 @@ TorchCheckpoint TorchCheckpoint::parse(std::span<const std::byte> bytes, std::st
   c.size_ = bytes.size();
   c.open_ = true;
 
-  // torch < 0.4 wrote a tar archive (members sys_info, pickle, storages, tensors). Refuse it
-  // before reading anything else: its pickles could only be run by trusting them.
-  if (bytes.size() >= 262 && std::memcmp(bytes.data() + 257, "ustar", 5) == 0)
-    throw Error(where +
-                ": a pre-0.4 PyTorch tar checkpoint; this format is not supported (its pickle "
-                "was not read). Re-save it with a current torch.save or as safetensors");
-
   std::map<std::string, StorageDecl> storages;
   std::vector<PendingTensor> pending;
   std::map<std::string, std::span<const std::byte>> storage_bytes;
@@ -385,6 +378,12 @@ TorchCheckpoint TorchCheckpoint::parse(std::span<const std::byte> bytes, std::st
                   d.size());
       storage_bytes.emplace(key, d);
     }
+  } else if (bytes.size() >= 262 && std::memcmp(bytes.data() + 257, "ustar", 5) == 0) {
+    // torch < 0.4 wrote a tar archive (members sys_info, pickle, storages, tensors). It is
+    // refused without reading any member: its pickles could only be run by trusting them.
+    throw Error(where +
+                ": a pre-0.4 PyTorch tar checkpoint; this format is not supported (its pickle "
+                "was not read). Re-save it with a current torch.save or as safetensors");
   } else if (!bytes.empty() && bytes[0] == std::byte{0x80}) {
     c.format_ = "torch legacy";
     std::size_t pos = 0;
