@@ -1,6 +1,8 @@
 // classify / embed / run / eval end to end, and their bad inputs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "io/safetensors.hpp"
@@ -13,7 +15,9 @@ using nlohmann::json;
 using test::run_cli;
 using test::shell_quote;
 
-std::string model_dir(const std::string& name) { return (test::shared_dir() / "models" / name).string(); }
+std::string model_dir(const std::string& name) {
+  return (test::shared_dir() / "models" / name).string();
+}
 
 std::vector<json> json_lines(const std::string& s) {
   std::vector<json> rows;
@@ -56,7 +60,8 @@ TEST(CliModel, ClassifyTopKAndAllScores) {
 }
 
 TEST(CliModel, EmbedPoolingsAndOutputFile) {
-  auto r = run_cli("embed --model " + model_dir("tiny-random-bert") + " --pooling mean --normalize 'hello world'");
+  auto r = run_cli("embed --model " + model_dir("tiny-random-bert") +
+                   " --pooling mean --normalize 'hello world'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto v = json::parse(r.out)["embedding"].get<std::vector<double>>();
   ASSERT_EQ(v.size(), 96u);
@@ -82,11 +87,13 @@ TEST(CliModel, RunWritesReferenceLayout) {
   const auto dir = test::temp_dir("cli_run");
   const auto out = dir / "out.safetensors";
   const auto r = run_cli("run --model " + model_dir("tiny-random-bert") + " --input " +
-                         (test::shared_dir() / "reference/texts.jsonl").string() + " --output " + out.string());
+                         (test::shared_dir() / "reference/texts.jsonl").string() + " --output " +
+                         out.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_CONTAINS(r.err, "1 input was truncated to 512 tokens");
   const auto got = io::SafetensorsFile::open(out);
-  const auto ref = io::SafetensorsFile::open(test::shared_dir() / "reference/tiny-random-bert.safetensors");
+  const auto ref =
+      io::SafetensorsFile::open(test::shared_dir() / "reference/tiny-random-bert.safetensors");
   for (const auto& t : ref.tensors()) {
     const auto* g = got.find(t.name);
     ASSERT_NE(g, nullptr) << t.name;
@@ -127,7 +134,9 @@ TEST(CliModel, BadInputsFailCleanly) {
   EXPECT_CONTAINS(r.err, "bad.jsonl:2: malformed JSON line");
   EXPECT_TRUE(r.out.empty());
 
-  test::write_file(dir / "labels.jsonl", "{\"text\": \"ok\", \"intent\": \"NEGATIVE\"}\n{\"text\": \"x\", \"intent\": \"angry\"}\n");
+  test::write_file(
+      dir / "labels.jsonl",
+      "{\"text\": \"ok\", \"intent\": \"NEGATIVE\"}\n{\"text\": \"x\", \"intent\": \"angry\"}\n");
   r = run_cli("eval" + small + "--data " + (dir / "labels.jsonl").string());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_CONTAINS(r.err, "labels.jsonl:2: label 'angry' is not one of the model's labels");
@@ -143,9 +152,11 @@ TEST(CliModel, BadInputsFailCleanly) {
   std::filesystem::create_directories(broken);
   for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json"})
     std::filesystem::copy_file(test::shared_dir() / "models/tiny-random-bert" / f, broken / f);
-  const std::string weights = test::slurp(test::shared_dir() / "models/tiny-random-bert/model.safetensors");
+  const std::string weights =
+      test::slurp(test::shared_dir() / "models/tiny-random-bert/model.safetensors");
   test::write_file(broken / "model.safetensors", weights.substr(0, weights.size() / 2));
-  r = run_cli("run --model " + broken.string() + " --output " + (dir / "o.safetensors").string() + " hello");
+  r = run_cli("run --model " + broken.string() + " --output " + (dir / "o.safetensors").string() +
+              " hello");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_CONTAINS(r.err, "model.safetensors");
   EXPECT_FALSE(std::filesystem::exists(dir / "o.safetensors"));
@@ -169,6 +180,56 @@ TEST(CliModel, BadInputsFailCleanly) {
   r = run_cli("embed --model " + model_dir("clinc-bert-small") + " --pooling bogus hi");
   EXPECT_NE(r.exit_code, 0);
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace encore
+
+namespace encore {
+namespace {
+
+// Every architecture folder through the CLI: inspect, embed, classify (with a head), bench on
+// a fixed shape, and a built INT8 plan classifying like the folder it came from.
+TEST(CliArchitectures, EveryCommandRunsOnEveryArchitecture) {
+  const auto arch = test::shared_dir() / "models" / "arch";
+  for (const char* name :
+       {"distilbert-cls", "distilbert-st", "roberta-cls-f16", "xlmr-cls", "xlmr-st",
+        "camembert-cls", "xlmr-reranker", "electra-cls", "mpnet-cls", "modernbert-cls",
+        "albert-cls", "deberta-v3-cls", "deberta-v2-conv-cls"}) {
+    const std::string m = test::shell_quote((arch / name).string());
+    auto r = test::run_cli("inspect --model " + m);
+    EXPECT_EQ(r.exit_code, 0) << name << r.err;
+    EXPECT_NE(r.out.find("variant"), std::string::npos) << name;
+    r = test::run_cli("embed --model " + m + " 'a first text' 'ein zweiter Text'");
+    EXPECT_EQ(r.exit_code, 0) << name << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << name;
+    r = test::run_cli("bench --model " + m + " --shapes 2x16 --min-runs 1 --min-time 0 --warmup 0");
+    EXPECT_EQ(r.exit_code, 0) << name << r.err;
+    const bool head = std::string(name).find("-st") == std::string::npos;
+    r = test::run_cli("classify --model " + m + " 'what is the capital of france'" +
+                      (std::string(name) == "xlmr-reranker" ? " --pair 'paris is in france'" : ""));
+    EXPECT_EQ(r.exit_code, head ? 0 : 1) << name << r.err;
+    if (head)
+      EXPECT_NE(r.out.find("\"label\""), std::string::npos) << name;
+    else
+      EXPECT_NE(r.err.find("no classification head"), std::string::npos) << name << r.err;
+  }
+}
+
+TEST(CliArchitectures, BuiltPlanOfEachHeadKindClassifies) {
+  const auto arch = test::shared_dir() / "models" / "arch";
+  for (const char* name : {"modernbert-cls", "albert-cls", "deberta-v3-cls", "distilbert-cls"}) {
+    const std::string m = test::shell_quote((arch / name).string());
+    const auto dir = test::temp_dir(std::string("cli_plan_") + name);
+    const std::string plan = test::shell_quote((dir / "plan").string());
+    auto r = test::run_cli("build --model " + m + " --precision int8 --output " + plan);
+    ASSERT_EQ(r.exit_code, 0) << name << r.err;
+    const auto direct = test::run_cli("classify --model " + m + " --precision int8 'hello there'");
+    const auto built = test::run_cli("classify --model " + plan + " 'hello there'");
+    EXPECT_EQ(built.exit_code, 0) << name << built.err;
+    EXPECT_EQ(built.out, direct.out) << name;
+    std::filesystem::remove_all(dir);
+  }
 }
 
 }  // namespace

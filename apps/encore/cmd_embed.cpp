@@ -21,7 +21,8 @@ void add_embed_command(CLI::App& app) {
   cmd->add_option("--pooling", a->pooling,
                   "cls|mean|pooler (default: the model's 1_Pooling config, else mean)")
       ->check(CLI::IsMember({"cls", "mean", "pooler"}));
-  cmd->add_flag("--normalize", a->normalize, "L2-normalize each embedding");
+  cmd->add_flag("--normalize", a->normalize,
+                "L2-normalize each embedding (default: as modules.json says)");
   cmd->add_option("--output", a->output, "Write embedding.<i> tensors to this .safetensors file");
   cmd->callback([a] {
     start_profile(*a);
@@ -31,7 +32,8 @@ void add_embed_command(CLI::App& app) {
     if (a->pooling == "cls") pooling = EmbeddingPooling::Cls;
     else if (a->pooling == "pooler") pooling = EmbeddingPooling::Pooler;
     else if (a->pooling.empty() && model->default_pooling() == Pooling::Cls) pooling = EmbeddingPooling::Cls;
-    const auto vectors = model->embed(inputs, pooling, a->normalize, batch_options(*a));
+    const bool normalize = a->normalize || (a->pooling.empty() && model->default_normalize());
+    const auto vectors = model->embed(inputs, pooling, normalize, batch_options(*a));
     if (!a->output.empty()) {
       io::SafetensorsWriter w;
       for (std::size_t i = 0; i < vectors.size(); ++i)

@@ -29,7 +29,7 @@ void add_inspect_command(CLI::App& app) {
   cmd->callback([a] {
     const auto model = load_model(*a);
     const auto& impl = model->internals();
-    const BertConfig& c = impl.config;
+    const EncoderConfig& c = impl.config;
     const auto plan = runtime::execution_plan(c, model->has_pooler(), model->has_classifier(), a->seq);
     double flops = 0;
     for (const auto& s : plan) flops += s.flops_per_token;
@@ -45,8 +45,34 @@ void add_inspect_command(CLI::App& app) {
     std::printf("embeddings     vocab %lld, positions %lld, token types %lld\n",
                 static_cast<long long>(c.vocab_size), static_cast<long long>(c.max_position_embeddings),
                 static_cast<long long>(c.type_vocab_size));
+    {
+      // What the architecture description says this encoder computes.
+      const Architecture& ad = *c.arch;
+      std::string v = ad.positions == PositionKind::Rotary
+                          ? "rotary positions (theta " + std::to_string(static_cast<long long>(c.global_rope_theta)) +
+                                " global, " + std::to_string(static_cast<long long>(c.local_rope_theta)) + " local)"
+                      : ad.positions == PositionKind::None ? "no absolute positions"
+                                                           : "learned positions";
+      if (c.position_offset > 0) v += " from " + std::to_string(c.position_offset);
+      if (c.embedding_size != c.hidden_size)
+        v += ", embeddings " + std::to_string(c.embedding_size) + " projected to " + std::to_string(c.hidden_size);
+      v += ad.norm == NormPlacement::Pre ? ", pre-LN" : ", post-LN";
+      if (!c.norm_bias) v += " (no biases)";
+      if (ad.attention == AttentionKind::RelativeBucketBias) v += ", relative-position bias";
+      if (c.local_attention > 0)
+        v += ", sliding window +-" + std::to_string(c.local_attention / 2) +
+             " (global attention every " + std::to_string(c.global_attn_every_n_layers) + " layers)";
+      if (ad.gated_ffn) v += ", gated FFN (GeGLU)";
+      if (ad.layer_groups)
+        v += ", " + std::to_string(c.num_hidden_groups) + " shared layer weight group(s)";
+      std::printf("variant        %s\n", v.c_str());
+    }
     std::printf("head           %s%s", model->has_pooler() ? "pooler" : "no pooler",
                 model->has_classifier() ? "" : ", no classifier\n");
+    if (model->has_classifier() && c.arch->head == HeadKind::Dense)
+      std::printf(" + dense(%s%s) on %s", std::string(to_string(c.head_activation)).c_str(),
+                  c.arch->names.head_norm.empty() ? "" : ", layernorm",
+                  c.head_pooling == Pooling::Mean ? "the mean of the tokens" : "token 0");
     if (model->has_classifier())
       std::printf(" + classifier (%lld labels, %s)\n", static_cast<long long>(model->num_labels()),
                   std::string(to_string(c.problem_type)).c_str());

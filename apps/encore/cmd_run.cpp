@@ -36,6 +36,7 @@ void add_run_command(CLI::App& app) {
       w.add_f32("cls" + k, {H}, r.cls);
       w.add_f32("mean_pooled" + k, {H}, r.mean_pooled);
       if (!r.pooler_output.empty()) w.add_f32("pooler_output" + k, {H}, r.pooler_output);
+      if (!r.sentence_embedding.empty()) w.add_f32("sentence_embedding" + k, {H}, r.sentence_embedding);
       if (!r.logits.empty())
         w.add_f32("logits" + k, {static_cast<std::int64_t>(r.logits.size())}, r.logits);
       truncated += r.truncated;

@@ -1,7 +1,7 @@
 // libFuzzer target: arbitrary bytes as a model folder's config.json; bytes after the first
 // NUL (when there is one) become 1_Pooling/config.json.
 //
-// Expected outcomes: BertConfig::load throws encore::Error, or it returns a config that
+// Expected outcomes: EncoderConfig::load throws encore::Error, or it returns a config that
 // satisfies the invariants the weight loader and runtime rely on. A crash, a sanitizer
 // report, an exception of any other type, or a broken invariant is a bug.
 #include <unistd.h>
@@ -16,7 +16,7 @@
 
 #include "encore/error.hpp"
 #include "fuzz_common.hpp"
-#include "model/bert_config.hpp"
+#include "model/encoder_config.hpp"
 
 namespace {
 
@@ -39,7 +39,7 @@ void write(const fs::path& p, std::string_view bytes) {
   if (!out) fail("cannot write the fuzz input file");
 }
 
-void check(const encore::BertConfig& c) {
+void check(const encore::EncoderConfig& c) {
   if (c.model_type != "bert") fail("accepted a model_type other than bert");
   if (c.hidden_size <= 0 || c.num_attention_heads <= 0 || c.num_hidden_layers <= 0 ||
       c.intermediate_size <= 0 || c.vocab_size <= 0 || c.max_position_embeddings <= 0 ||
@@ -67,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   else
     write(dir / "1_Pooling" / "config.json", bytes.substr(nul + 1));
   try {
-    check(encore::BertConfig::load(dir));
+    check(encore::EncoderConfig::load(dir));
   } catch (const encore::Error&) {
     // expected for malformed input
   } catch (const std::exception& e) {

@@ -1,4 +1,5 @@
-// encore's main entry point: load a Hugging Face BERT-family folder once, then classify,
+// encore's main entry point: load a Hugging Face encoder folder once (BERT, DistilBERT,
+// RoBERTa/XLM-R/CamemBERT, ELECTRA, MPNet, ALBERT, ModernBERT), then classify,
 // embed or run raw forward passes on batches of texts. A loaded Model is immutable and may be
 // used from several threads at once; each call borrows its own working memory.
 #pragma once
@@ -58,6 +59,9 @@ struct RowOutput {
   std::vector<float> cls, mean_pooled;   // [hidden]
   std::vector<float> pooler_output;      // [hidden], when the model has a pooler
   std::vector<float> logits;             // [labels], when the model has a classifier
+  // [hidden], for sentence-transformers folders: their 1_Pooling mode, then L2
+  // normalisation when modules.json lists Normalize.
+  std::vector<float> sentence_embedding;
   bool truncated = false;
 };
 
@@ -91,6 +95,8 @@ class Model {
   bool has_classifier() const;
   ProblemType problem_type() const;
   Pooling default_pooling() const;
+  bool default_normalize() const;  // modules.json lists sentence_transformers' Normalize
+  const std::string& model_type() const;
   int threads() const;
   std::int64_t parameter_count() const;
   Precision precision() const;

@@ -13,6 +13,7 @@ enum class Activation {
   GeluTanh,  // "gelu_new", "gelu_pytorch_tanh": the tanh approximation
   Relu,      // "relu"
   Silu,      // "silu", "swish"
+  Tanh,      // "tanh" (classification heads)
 };
 
 // The sentence embedding a model was trained to produce (sentence-transformers'

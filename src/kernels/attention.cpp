@@ -82,6 +82,22 @@ ENCORE_INLINE float softmax_row(float* scores, int len) {
   return 1.f / sum;
 }
 
+// Adds the relative-position bias (rel points at distance 0 of this head) and masks keys
+// outside the window, for `rows` score rows starting at query row i0.
+ENCORE_INLINE void bias_scores(float* scores, int stride, int rows, int i0, int len,
+                               const float* rel, int window) {
+  for (int r = 0; r < rows; ++r) {
+    float* s = scores + r * stride;
+    const int i = i0 + r;
+    if (rel)
+      for (int j = 0; j < len; ++j) s[j] += rel[j - i];
+    if (window > 0) {
+      for (int j = 0; j < std::min(len, i - window); ++j) s[j] = -INFINITY;
+      for (int j = std::max(0, i + window + 1); j < len; ++j) s[j] = -INFINITY;
+    }
+  }
+}
+
 // out[r] = (Σ_j p[r][j]·V[j]) · inv[r] for ROWS rows at once (D fixed at compile time).
 template <int ROWS, int D>
 ENCORE_INLINE void pv_rows(const float* scores, int padded, const float* qkv, std::int64_t ld, int len,
@@ -104,7 +120,7 @@ ENCORE_INLINE void pv_rows(const float* scores, int padded, const float* qkv, st
 template <int D>
 ENCORE_INLINE void attend(const float* qkv, std::int64_t ld, int len, int d_runtime, int q_col,
                           int k_col, int v_col, float scale, float* ctx, std::int64_t ld_ctx,
-                          float* kt, float* scores) {
+                          float* kt, float* scores, const float* rel, int window) {
   const int d = D > 0 ? D : d_runtime;
   const int padded = (len + kLanes - 1) / kLanes * kLanes;
   for (int j = 0; j < len; ++j) {
@@ -127,6 +143,7 @@ ENCORE_INLINE void attend(const float* qkv, std::int64_t ld, int len, int d_runt
     } else {
       for (int r = 0; r < rows; ++r) scores_rows<1>(q + r, kt, d, padded, scores + r * padded);
     }
+    if (rel || window > 0) bias_scores(scores, padded, rows, i, len, rel, window);
     float inv[kRows];
     for (int r = 0; r < rows; ++r) inv[r] = softmax_row(scores + r * padded, len);
 
@@ -156,8 +173,9 @@ ENCORE_INLINE void attend(const float* qkv, std::int64_t ld, int len, int d_runt
 #define ENCORE_ATTEND_ENTRY(NAME, D)                                                             \
   ENCORE_SIMD_CLONES void NAME(const float* qkv, std::int64_t ld, int len, int d, int q_col,   \
                                int k_col, int v_col, float scale, float* ctx,                   \
-                               std::int64_t ld_ctx, float* kt, float* scores) {                 \
-    attend<D>(qkv, ld, len, d, q_col, k_col, v_col, scale, ctx, ld_ctx, kt, scores);            \
+                               std::int64_t ld_ctx, float* kt, float* scores, const float* rel, \
+                               int window) {                                                    \
+    attend<D>(qkv, ld, len, d, q_col, k_col, v_col, scale, ctx, ld_ctx, kt, scores, rel, window); \
   }
 ENCORE_ATTEND_ENTRY(attend_d32, 32)
 ENCORE_ATTEND_ENTRY(attend_d64, 64)
@@ -165,7 +183,7 @@ ENCORE_ATTEND_ENTRY(attend_d128, 128)
 ENCORE_ATTEND_ENTRY(attend_any, 0)
 
 using AttendFn = void (*)(const float*, std::int64_t, int, int, int, int, int, float, float*,
-                          std::int64_t, float*, float*);
+                          std::int64_t, float*, float*, const float*, int);
 
 AttendFn pick(int d) {
   switch (d) {
@@ -425,7 +443,7 @@ ENCORE_BF16_INLINE void prefetch(const float* p, int hint) {
 ENCORE_BF16_TARGET void attend_bf16(const float* qkv, std::int64_t ld, int len, int d, int q_col,
                                     int k_col, int v_col, float scale, float* ctx,
                                     std::int64_t ld_ctx, float* base, const Bf16Layout& lay,
-                                    bool prefetch_next) {
+                                    bool prefetch_next, const float* rel, int window) {
   auto* const kt = reinterpret_cast<std::uint32_t*>(base + lay.kt);
   auto* const vt = reinterpret_cast<std::uint32_t*>(base + lay.vt);
   float* const scores = base + lay.scores;
@@ -498,6 +516,7 @@ ENCORE_BF16_TARGET void attend_bf16(const float* qkv, std::int64_t ld, int len, 
           prefetch(row + v_col, 1);
         }
     kScoresRows[rows](qb, d2, kt, padded, scores);
+    if (rel || window > 0) bias_scores(scores, padded, rows, i, len, rel, window);
     float inv[kRowsBf16];
     for (int r = 0; r < rows; ++r)
       inv[r] = softmax_to_bf16(scores + r * padded, len, padded, pb + r * padded / 2);
@@ -538,8 +557,13 @@ std::size_t attention_scratch_floats(std::int32_t max_len, AttentionShape shape,
 
 void self_attention(const float* qkv, const std::int32_t* seq_begin, std::int32_t num_seqs,
                     AttentionShape shape, float* ctx, float* scratch, int threads,
-                    AttentionPrecision precision) {
+                    AttentionPrecision precision, const AttentionBias& bias) {
   const std::int32_t H = shape.hidden, heads = shape.heads, d = H / heads;
+  const auto rel_of = [&](std::int32_t h) -> const float* {
+    return bias.relative ? bias.relative + static_cast<std::int64_t>(h) * bias.relative_stride +
+                               bias.relative_center
+                         : nullptr;
+  };
   if (d > 256) throw std::invalid_argument("attention head size above 256 is not supported");
   const float scale = 1.f / std::sqrt(static_cast<float>(d));
   std::int32_t max_len = 0;
@@ -567,7 +591,7 @@ void self_attention(const float* qkv, const std::int32_t* seq_begin, std::int32_
       for (std::int32_t h = h0; h < h1; ++h)
         attend_bf16(qkv + static_cast<std::int64_t>(begin) * 3 * H, 3 * H, len, d, h * d, H + h * d,
                     2 * H + h * d, scale, ctx + static_cast<std::int64_t>(begin) * H + h * d, H,
-                    base, lay, h + 1 < h1);
+                    base, lay, h + 1 < h1, rel_of(h), bias.window);
     }
     return;
   }
@@ -586,7 +610,8 @@ void self_attention(const float* qkv, const std::int32_t* seq_begin, std::int32_
     float* kt = scratch + static_cast<std::size_t>(omp_get_thread_num()) * per_thread;
     float* scores = kt + padded * static_cast<std::size_t>(d);
     fn(qkv + static_cast<std::int64_t>(begin) * 3 * H, 3 * H, len, d, h * d, H + h * d, 2 * H + h * d,
-       scale, ctx + static_cast<std::int64_t>(begin) * H + h * d, H, kt, scores);
+       scale, ctx + static_cast<std::int64_t>(begin) * H + h * d, H, kt, scores, rel_of(h),
+       bias.window);
   }
 }
 

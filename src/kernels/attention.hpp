@@ -19,6 +19,20 @@ struct AttentionShape {
 // of 32 (up to 256); elsewhere the request silently runs the FP32 path.
 enum class AttentionPrecision { FP32, BF16 };
 
+// What is added to the scores q·kᵀ/√d besides nothing (the default): a per-head bias by
+// relative position (MPNet's bucketed bias, expanded for the batch), and a sliding window
+// (ModernBERT's local layers). Masked keys get probability ~1e-38 (the softmax's exp clamps
+// at -87), which no output can see.
+struct AttentionBias {
+  // relative[h * relative_stride + relative_center + (j - i)] is added to the score of query
+  // i and key j in head h; relative_center >= longest sequence - 1.
+  const float* relative = nullptr;
+  std::int32_t relative_stride = 0, relative_center = 0;
+  // > 0: keys farther than `window` positions from the query are masked.
+  std::int32_t window = 0;
+  bool any() const { return relative != nullptr || window > 0; }
+};
+
 // True when the CPU has AVX512_BF16 and ENCORE_NO_BF16 is unset, empty or "0" (the variable
 // makes the engine behave as on a CPU without BF16 instructions). Reads the variable each call.
 bool attention_bf16_supported();
@@ -33,7 +47,8 @@ std::string attention_kernel_name(AttentionPrecision precision, std::int32_t hea
 // the thread count.
 void self_attention(const float* qkv, const std::int32_t* seq_begin, std::int32_t num_seqs,
                     AttentionShape shape, float* ctx, float* scratch, int threads,
-                    AttentionPrecision precision = AttentionPrecision::FP32);
+                    AttentionPrecision precision = AttentionPrecision::FP32,
+                    const AttentionBias& bias = {});
 
 // Scratch floats self_attention needs for sequences up to max_len tokens; with BF16 enough for
 // either path (the BF16 request may fall back to FP32).

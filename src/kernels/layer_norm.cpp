@@ -1,5 +1,7 @@
 #include "kernels/layer_norm.hpp"
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "kernels/simd.hpp"
@@ -44,7 +46,20 @@ void add_layer_norm_row(const float* x, const float* residual, const float* gamm
   for (std::int64_t c = 0; c < cols; ++c) out[c] = (out[c] - mean) * inv * gamma[c] + beta[c];
 }
 
+ENCORE_SIMD_CLONES
+void add_span(float* x, const float* y, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
 }  // namespace
+
+void add_inplace(float* x, const float* y, std::int64_t n) {
+  constexpr std::int64_t kChunk = 16384;
+  const std::int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (std::int64_t c = 0; c < chunks; ++c)
+    add_span(x + c * kChunk, y + c * kChunk, std::min(kChunk, n - c * kChunk));
+}
 
 void add_layer_norm(const float* x, const float* residual, const float* gamma, const float* beta,
                     float eps, std::int64_t rows, std::int64_t cols, float* out) {

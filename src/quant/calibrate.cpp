@@ -48,7 +48,7 @@ class Collect : public runtime::ForwardObserver {
 
 }  // namespace
 
-std::vector<LayerRanges> calibrate(const runtime::BertEncoder& fp32, int num_layers,
+std::vector<LayerRanges> calibrate(const runtime::Encoder& fp32, int num_layers,
                                    const std::vector<Encoding>& rows, CalibrationMethod method,
                                    double percentile,
                                    const std::vector<LayerSmoothing>& smoothing) {

@@ -8,7 +8,7 @@
 
 #include "encore/encoding.hpp"
 #include "quant/calibration.hpp"
-#include "runtime/bert_encoder.hpp"
+#include "runtime/encoder.hpp"
 
 namespace encore::quant {
 
@@ -19,7 +19,7 @@ using LayerSmoothing = std::array<std::vector<float>, runtime::kLinearSlots>;
 
 // `smoothing` (empty, or one entry per layer): inputs with factors are observed as x_j / s_j,
 // the values their quantization pass quantizes.
-std::vector<LayerRanges> calibrate(const runtime::BertEncoder& fp32, int num_layers,
+std::vector<LayerRanges> calibrate(const runtime::Encoder& fp32, int num_layers,
                                    const std::vector<Encoding>& rows, CalibrationMethod method,
                                    double percentile,
                                    const std::vector<LayerSmoothing>& smoothing = {});

@@ -4,14 +4,14 @@
 
 namespace encore::quant {
 
-FallbackResult fallback_layers(const runtime::BertEncoder& fp32, const BertConfig& config,
-                               const BertWeights& weights, int threads,
+FallbackResult fallback_layers(const runtime::Encoder& fp32, const EncoderConfig& config,
+                               const EncoderWeights& weights, int threads,
                                std::vector<runtime::LayerPrecision> layers,
                                const std::vector<Encoding>& rows, double min_cosine) {
   const int n = static_cast<int>(layers.size());
   // Each round moves one INT8 layer, so at most n + 1 candidates are measured.
   for (int round = 0; round <= n; ++round) {
-    auto candidate = std::make_unique<runtime::BertEncoder>(config, weights, threads, layers);
+    auto candidate = std::make_unique<runtime::Encoder>(config, weights, threads, layers);
     const auto report = compare_layers(fp32, *candidate, n, rows);
     int worst = -1;
     for (int l = 0; l < n && worst < 0; ++l)
@@ -27,7 +27,7 @@ FallbackResult fallback_layers(const runtime::BertEncoder& fp32, const BertConfi
     layers[static_cast<std::size_t>(worst)] = moved;
   }
   // Unreachable: after n moves no INT8 layer is left, and the next round returns.
-  return {layers, std::make_unique<runtime::BertEncoder>(config, weights, threads, layers)};
+  return {layers, std::make_unique<runtime::Encoder>(config, weights, threads, layers)};
 }
 
 }  // namespace encore::quant

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "encore/encoding.hpp"
-#include "model/bert_config.hpp"
-#include "model/bert_weights.hpp"
-#include "runtime/bert_encoder.hpp"
+#include "model/encoder_config.hpp"
+#include "model/encoder_weights.hpp"
+#include "runtime/encoder.hpp"
 
 namespace encore::quant {
 
@@ -19,10 +19,10 @@ namespace encore::quant {
 // candidate measured, so the caller need not pack the weights again).
 struct FallbackResult {
   std::vector<runtime::LayerPrecision> layers;
-  std::unique_ptr<runtime::BertEncoder> encoder;
+  std::unique_ptr<runtime::Encoder> encoder;
 };
-FallbackResult fallback_layers(const runtime::BertEncoder& fp32, const BertConfig& config,
-                               const BertWeights& weights, int threads,
+FallbackResult fallback_layers(const runtime::Encoder& fp32, const EncoderConfig& config,
+                               const EncoderWeights& weights, int threads,
                                std::vector<runtime::LayerPrecision> layers,
                                const std::vector<Encoding>& rows, double min_cosine);
 

@@ -20,8 +20,8 @@ class Capture : public runtime::ForwardObserver {
 
 }  // namespace
 
-std::vector<LayerAgreement> compare_layers(const runtime::BertEncoder& reference,
-                                           const runtime::BertEncoder& candidate, int num_layers,
+std::vector<LayerAgreement> compare_layers(const runtime::Encoder& reference,
+                                           const runtime::Encoder& candidate, int num_layers,
                                            const std::vector<Encoding>& rows) {
   ProfileScope scope("stage", "compare_layers");
   const std::int64_t H = reference.hidden_size();

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "encore/encoding.hpp"
-#include "runtime/bert_encoder.hpp"
+#include "runtime/encoder.hpp"
 
 namespace encore::quant {
 
@@ -15,8 +15,8 @@ struct LayerAgreement {
   std::int64_t tokens = 0;
 };
 
-std::vector<LayerAgreement> compare_layers(const runtime::BertEncoder& reference,
-                                           const runtime::BertEncoder& candidate, int num_layers,
+std::vector<LayerAgreement> compare_layers(const runtime::Encoder& reference,
+                                           const runtime::Encoder& candidate, int num_layers,
                                            const std::vector<Encoding>& rows);
 
 }  // namespace encore::quant

@@ -12,7 +12,7 @@ std::vector<runtime::PackedBatch> make_batches(const std::vector<Encoding>& rows
   return batches;
 }
 
-void run_observed(const runtime::BertEncoder& encoder, const std::vector<Encoding>& rows,
+void run_observed(const runtime::Encoder& encoder, const std::vector<Encoding>& rows,
                   runtime::ForwardObserver& observer,
                   const std::function<void(const runtime::PackedBatch&)>& after_batch) {
   runtime::Context ctx;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "encore/encoding.hpp"
-#include "runtime/bert_encoder.hpp"
+#include "runtime/encoder.hpp"
 
 namespace encore::quant {
 
@@ -16,7 +16,7 @@ constexpr std::size_t kObservedBatch = 16;
 
 // Calls `observer` for every batch; `after_batch(batch)` (optional) runs once the batch's
 // forward pass has finished.
-void run_observed(const runtime::BertEncoder& encoder, const std::vector<Encoding>& rows,
+void run_observed(const runtime::Encoder& encoder, const std::vector<Encoding>& rows,
                   runtime::ForwardObserver& observer,
                   const std::function<void(const runtime::PackedBatch&)>& after_batch = {});
 

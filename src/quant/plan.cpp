@@ -11,8 +11,8 @@
 #include "encore/error.hpp"
 #include "io/safetensors.hpp"
 #include "kernels/quantize.hpp"
-#include "model/bert_config.hpp"
-#include "model/bert_weights.hpp"
+#include "model/encoder_config.hpp"
+#include "model/encoder_weights.hpp"
 
 namespace encore::quant {
 
@@ -25,9 +25,21 @@ constexpr const char* kFormat = "encore-plan";
 constexpr const char* kWeightsFile = "model.safetensors";
 
 // Files copied from the source folder when present (tokenizer, config, pooling).
-const char* const kCopied[] = {"config.json",          "tokenizer.json", "vocab.txt",
-                               "tokenizer_config.json", "special_tokens_map.json",
-                               "1_Pooling/config.json", "modules.json"};
+const char* const kCopied[] = {"config.json",
+                               "tokenizer.json",
+                               "vocab.txt",
+                               "vocab.json",
+                               "merges.txt",
+                               "sentencepiece.bpe.model",
+                               "spm.model",
+                               "spiece.model",
+                               "tokenizer_config.json",
+                               "special_tokens_map.json",
+                               "added_tokens.json",
+                               "1_Pooling/config.json",
+                               "modules.json",
+                               "sentence_bert_config.json",
+                               "config_sentence_transformers.json"};
 
 kernels::LinearPrecision parse_layer_precision(const std::string& s, const std::string& where) {
   if (s == "fp32") return kernels::LinearPrecision::FP32;
@@ -193,21 +205,46 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
   }
   if (fs::exists(source_dir / kPlanFile))
     throw InputError(source_dir.string() + " is already a plan; build from the Hugging Face folder");
-  const BertConfig config = BertConfig::load(source_dir);
+  const EncoderConfig config = EncoderConfig::load(source_dir);
   if (m.layers.size() != static_cast<std::size_t>(config.num_hidden_layers))
     throw Error("plan has " + std::to_string(m.layers.size()) + " layers, the model " +
                 std::to_string(config.num_hidden_layers));
-  BertWeights wts = [&] {
+  EncoderWeights wts = [&] {
     io::WeightStore store = io::WeightStore::open(source_dir);
-    return BertWeights::load(store, config);
+    return EncoderWeights::load(store, config);
   }();
+  // Written under the architecture's own names (without the base-model prefix, which the
+  // loader tries last), so a plan loads through the same table as its source.
+  const TensorNames& n = config.arch->names;
   io::SafetensorsWriter w;
-  add_f32(w, "embeddings.word_embeddings.weight", wts.word_embeddings);
-  add_f32(w, "embeddings.position_embeddings.weight", wts.position_embeddings);
-  add_f32(w, "embeddings.token_type_embeddings.weight", wts.token_type_embeddings);
-  add_f32(w, "embeddings.LayerNorm.weight", wts.embeddings_ln_weight);
-  add_f32(w, "embeddings.LayerNorm.bias", wts.embeddings_ln_bias);
+  const auto norm = [&](const std::string& name, const HostTensor& g, const HostTensor& b) {
+    add_f32(w, name + ".weight", g);
+    if (config.norm_bias) add_f32(w, name + ".bias", b);
+  };
+  const auto dense = [&](const std::string& name, const HostTensor& wt, const HostTensor& b) {
+    add_f32(w, name + ".weight", wt);
+    if (!b.empty()) add_f32(w, name + ".bias", b);
+  };
+  add_f32(w, n.word + ".weight", wts.word_embeddings);
+  if (!wts.position_embeddings.empty()) add_f32(w, n.position + ".weight", wts.position_embeddings);
+  if (!wts.token_type_embeddings.empty())
+    add_f32(w, n.token_type + ".weight", wts.token_type_embeddings);
+  norm(n.embedding_norm, wts.embeddings_ln_weight, wts.embeddings_ln_bias);
+  if (!wts.embedding_projection_weight.empty())
+    dense(n.embedding_projection, wts.embedding_projection_weight, wts.embedding_projection_bias);
+  if (!wts.relative_bias.empty()) add_f32(w, n.relative_bias + ".weight", wts.relative_bias);
+  if (!wts.relative_embeddings.empty()) {
+    add_f32(w, n.relative_embeddings + ".weight", wts.relative_embeddings);
+    if (!wts.relative_norm_weight.empty())
+      dense(n.relative_norm, wts.relative_norm_weight, wts.relative_norm_bias);
+  }
+  if (!wts.conv_weight.empty()) {
+    dense(n.conv, wts.conv_weight, wts.conv_bias);
+    dense(n.conv_norm, wts.conv_norm_weight, wts.conv_norm_bias);
+  }
+  const std::vector<float> rel = runtime::normed_relative_embeddings(config, wts);
   const std::int64_t H = config.hidden_size, I = config.intermediate_size;
+  const std::string& qkv_name = n.qkv.empty() ? n.query : n.qkv;
   for (std::size_t i = 0; i < wts.layers.size(); ++i) {
     auto& L = wts.layers[i];
     const auto p = m.layers[i].precision;
@@ -218,7 +255,19 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
     const auto slot = [&](runtime::LinearSlot s) -> const std::vector<float>& {
       return smooth[static_cast<std::size_t>(s)];
     };
-    const std::string pre = "encoder.layer." + std::to_string(i) + ".";
+    // Every layer gets its own weights (ALBERT's shared groups too: smoothing and precision
+    // are per layer); the plan's config.json says so (num_hidden_groups below).
+    const auto li = static_cast<long>(i);
+    const std::string pre = layer_name(n.layer, li, li);
+    if (!rel.empty()) {
+      // From the FP32 weights, before they are smoothed and rounded below (the in-memory
+      // model computes them so too).
+      const auto [pos_key, pos_query] = runtime::relative_projections(config, rel, L);
+      if (!pos_key.empty()) add_f32(w, pre + n.query + ".pos_key_projected", pos_key);
+      if (!pos_query.empty()) add_f32(w, pre + n.query + ".pos_query_projected", pos_query);
+      if (!L.pos_key_weight.empty()) dense(pre + n.pos_key, L.pos_key_weight, L.pos_key_bias);
+      if (!L.pos_query_weight.empty()) dense(pre + n.pos_query, L.pos_query_weight, L.pos_query_bias);
+    }
     if (!slot(runtime::LinearSlot::AttnOut).empty())
       runtime::fold_attention_smoothing(L, H, slot(runtime::LinearSlot::AttnOut));
     const auto smooth_columns = [&](runtime::LinearSlot s, HostTensor& weight,
@@ -231,33 +280,38 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
       kernels::scale_weight_columns(weight.data.data(), weight.shape[0], weight.shape[1], f.data());
       w.add_f32(pre + name + ".input_smoothing", {static_cast<std::int64_t>(f.size())}, f);
     };
-    smooth_columns(runtime::LinearSlot::Qkv, L.qkv_weight, "attention.self");
-    smooth_columns(runtime::LinearSlot::FfnIn, L.intermediate_weight, "intermediate.dense");
-    smooth_columns(runtime::LinearSlot::FfnOut, L.output_weight, "output.dense");
-    const char* parts[] = {"query", "key", "value"};
-    for (int k = 0; k < 3; ++k) {
-      const std::string s = pre + "attention.self." + parts[k];
-      add_linear(w, s + ".weight", L.qkv_weight.data.data() + k * H * H, H, H, p);
-      w.add(s + ".bias", io::DType::F32, {H}, L.qkv_bias.data.data() + k * H, static_cast<std::size_t>(H) * 4);
+    smooth_columns(runtime::LinearSlot::Qkv, L.qkv_weight, qkv_name);
+    smooth_columns(runtime::LinearSlot::FfnIn, L.intermediate_weight, n.ffn_in);
+    smooth_columns(runtime::LinearSlot::FfnOut, L.output_weight, n.ffn_out);
+    if (!n.qkv.empty()) {
+      add_linear(w, pre + n.qkv + ".weight", L.qkv_weight.data.data(), 3 * H, H, p);
+      if (!L.qkv_bias.empty()) add_f32(w, pre + n.qkv + ".bias", L.qkv_bias);
+    } else {
+      const std::string* parts[] = {&n.query, &n.key, &n.value};
+      for (int k = 0; k < 3; ++k) {
+        const std::string s = pre + *parts[k];
+        add_linear(w, s + ".weight", L.qkv_weight.data.data() + k * H * H, H, H, p);
+        if (!L.qkv_bias.empty())
+          w.add(s + ".bias", io::DType::F32, {H}, L.qkv_bias.data.data() + k * H,
+                static_cast<std::size_t>(H) * 4);
+      }
     }
-    add_linear(w, pre + "attention.output.dense.weight", L.attn_output_weight.data.data(), H, H, p);
-    add_f32(w, pre + "attention.output.dense.bias", L.attn_output_bias);
-    add_f32(w, pre + "attention.output.LayerNorm.weight", L.attn_ln_weight);
-    add_f32(w, pre + "attention.output.LayerNorm.bias", L.attn_ln_bias);
-    add_linear(w, pre + "intermediate.dense.weight", L.intermediate_weight.data.data(), I, H, p);
-    add_f32(w, pre + "intermediate.dense.bias", L.intermediate_bias);
-    add_linear(w, pre + "output.dense.weight", L.output_weight.data.data(), H, I, p);
-    add_f32(w, pre + "output.dense.bias", L.output_bias);
-    add_f32(w, pre + "output.LayerNorm.weight", L.output_ln_weight);
-    add_f32(w, pre + "output.LayerNorm.bias", L.output_ln_bias);
+    add_linear(w, pre + n.attention_output + ".weight", L.attn_output_weight.data.data(), H, H, p);
+    if (!L.attn_output_bias.empty()) add_f32(w, pre + n.attention_output + ".bias", L.attn_output_bias);
+    if (L.has_attn_ln) norm(pre + n.attention_norm, L.attn_ln_weight, L.attn_ln_bias);
+    const std::int64_t up = L.intermediate_weight.shape[0];
+    add_linear(w, pre + n.ffn_in + ".weight", L.intermediate_weight.data.data(), up, H, p);
+    if (!L.intermediate_bias.empty()) add_f32(w, pre + n.ffn_in + ".bias", L.intermediate_bias);
+    add_linear(w, pre + n.ffn_out + ".weight", L.output_weight.data.data(), H, I, p);
+    if (!L.output_bias.empty()) add_f32(w, pre + n.ffn_out + ".bias", L.output_bias);
+    norm(pre + n.ffn_norm, L.output_ln_weight, L.output_ln_bias);
   }
-  if (wts.has_pooler) {
-    add_f32(w, "pooler.dense.weight", wts.pooler_weight);
-    add_f32(w, "pooler.dense.bias", wts.pooler_bias);
-  }
+  if (!wts.final_norm_weight.empty()) norm(n.final_norm, wts.final_norm_weight, wts.final_norm_bias);
+  if (wts.has_pooler) dense(n.pooler, wts.pooler_weight, wts.pooler_bias);
   if (wts.has_classifier) {
-    add_f32(w, "classifier.weight", wts.classifier_weight);
-    add_f32(w, "classifier.bias", wts.classifier_bias);
+    if (!wts.head_dense_weight.empty()) dense(n.head_dense, wts.head_dense_weight, wts.head_dense_bias);
+    if (!wts.head_norm_weight.empty()) norm(n.head_norm, wts.head_norm_weight, wts.head_norm_bias);
+    dense(n.classifier, wts.classifier_weight, wts.classifier_bias);
   }
   w.metadata("format", "pt");
   w.metadata("encore_plan", to_string(m.precision));
@@ -271,6 +325,13 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
     fs::copy_file(src, out_dir / f, fs::copy_options::overwrite_existing);
     // Sources may be read-only (a shared model store); the plan's copy must be replaceable.
     fs::permissions(out_dir / f, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::add);
+  }
+  if (config.arch->layer_groups && config.num_hidden_groups != config.num_hidden_layers) {
+    json cfg = read_json_file(source_dir / "config.json", "model config");
+    cfg["num_hidden_groups"] = config.num_hidden_layers;  // one weight set per layer, above
+    std::ofstream out(out_dir / "config.json", std::ios::binary | std::ios::trunc);
+    out << cfg.dump(2) << "\n";
+    if (!out.flush()) throw Error("cannot write " + (out_dir / "config.json").string());
   }
   const fs::path wf = out_dir / kWeightsFile;
   w.write(wf);

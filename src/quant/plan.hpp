@@ -11,11 +11,13 @@
 #include <vector>
 
 #include "encore/precision.hpp"
-#include "runtime/bert_encoder.hpp"
+#include "runtime/encoder.hpp"
 
 namespace encore::quant {
 
-constexpr int kPlanVersion = 1;
+// 2: tensors named by the model's architecture table (any model_type); smoothing factors at
+// '<q or qkv projection>.input_smoothing'.
+constexpr int kPlanVersion = 2;
 constexpr const char* kPlanFile = "encore-plan.json";
 
 struct PlanManifest {

@@ -54,7 +54,7 @@ std::vector<runtime::LayerPrecision> dynamic(std::vector<runtime::LayerPrecision
 
 }  // namespace
 
-const HostTensor& slot_weight(const BertLayerWeights& l, runtime::LinearSlot slot) {
+const HostTensor& slot_weight(const LayerWeights& l, runtime::LinearSlot slot) {
   switch (slot) {
     case runtime::LinearSlot::Qkv:
       return l.qkv_weight;
@@ -68,7 +68,7 @@ const HostTensor& slot_weight(const BertLayerWeights& l, runtime::LinearSlot slo
   return l.qkv_weight;
 }
 
-std::vector<float> input_bound(const BertWeights& w, int layer, runtime::LinearSlot slot) {
+std::vector<float> input_bound(const EncoderWeights& w, int layer, runtime::LinearSlot slot) {
   const auto li = static_cast<std::size_t>(layer);
   const auto& L = w.layers.at(li);
   // The LayerNorm before QKV: the embeddings' or the previous layer's output LayerNorm.
@@ -99,7 +99,7 @@ std::vector<float> input_bound(const BertWeights& w, int layer, runtime::LinearS
   return {};
 }
 
-std::vector<LayerSmoothing> input_maxima(const runtime::BertEncoder& fp32, int num_layers,
+std::vector<LayerSmoothing> input_maxima(const runtime::Encoder& fp32, int num_layers,
                                          const std::vector<Encoding>& rows) {
   InputMax observer(num_layers);
   run_observed(fp32, rows, observer);
@@ -139,7 +139,7 @@ std::vector<float> smoothing_factors(std::span<const float> amax, const HostTens
   return f;
 }
 
-std::vector<Encoding> synthetic_rows(const BertConfig& config) {
+std::vector<Encoding> synthetic_rows(const EncoderConfig& config) {
   std::mt19937 rng(20240611);
   const std::int64_t V = std::max<std::int64_t>(config.vocab_size, 1);
   const std::int64_t P = config.max_position_embeddings > 0 ? config.max_position_embeddings : 512;
@@ -156,7 +156,7 @@ std::vector<Encoding> synthetic_rows(const BertConfig& config) {
   return rows;
 }
 
-std::vector<LayerSmoothing> choose_smoothing(const BertConfig& config, const BertWeights& weights,
+std::vector<LayerSmoothing> choose_smoothing(const EncoderConfig& config, const EncoderWeights& weights,
                                              int threads,
                                              const std::vector<runtime::LayerPrecision>& layers,
                                              const std::vector<Encoding>& calibration,
@@ -176,7 +176,11 @@ std::vector<LayerSmoothing> choose_smoothing(const BertConfig& config, const Ber
   // calibration texts, nothing is measured and loading costs nothing more.
   std::vector<LayerSmoothing> amax(layers.size());
   bool any = false;
-  for (int l = 0; l < n; ++l)
+  // The bounds follow BERT's post-LN topology (every GEMM input is a LayerNorm's output or
+  // a function of one); other topologies are left to the calibration texts.
+  const bool bounds_apply = config.arch->norm == NormPlacement::Post && !config.arch->gated_ffn &&
+                            weights.embedding_projection_weight.empty();
+  for (int l = 0; l < n && bounds_apply; ++l)
     if (is_int8(l))
       for (const auto slot : kOrder) {
         auto& a = amax[static_cast<std::size_t>(l)][static_cast<std::size_t>(slot)];
@@ -184,7 +188,7 @@ std::vector<LayerSmoothing> choose_smoothing(const BertConfig& config, const Ber
         any = any || outlier_ratio(a) > options.threshold;
       }
   if (!any && calibration.empty()) return chosen;
-  const runtime::BertEncoder fp32(config, weights, threads);
+  const runtime::Encoder fp32(config, weights, threads);
   if (!calibration.empty()) {
     auto measured = input_maxima(fp32, n, calibration);
     for (int l = 0; l < n; ++l)
@@ -207,7 +211,7 @@ std::vector<LayerSmoothing> choose_smoothing(const BertConfig& config, const Ber
   // agrees best with FP32 at its layer, or no smoothing if none beats it.
   auto current = dynamic(layers);
   auto measure = [&](const std::vector<runtime::LayerPrecision>& p) {
-    const runtime::BertEncoder candidate(config, weights, threads, p);
+    const runtime::Encoder candidate(config, weights, threads, p);
     return compare_layers(fp32, candidate, n, rows);
   };
   auto report = measure(current);

@@ -27,10 +27,10 @@
 #include <vector>
 
 #include "encore/encoding.hpp"
-#include "model/bert_config.hpp"
-#include "model/bert_weights.hpp"
+#include "model/encoder_config.hpp"
+#include "model/encoder_weights.hpp"
 #include "quant/calibrate.hpp"
-#include "runtime/bert_encoder.hpp"
+#include "runtime/encoder.hpp"
 
 namespace encore::quant {
 
@@ -45,14 +45,14 @@ struct SmoothingOptions {
 // linear of it, y_i = W_i·x + b_i, has |y_i| <= |W_i·β + b_i| + √H·‖W_i∘g‖₂ (Cauchy-Schwarz):
 // the attention context is a convex combination of V rows (attn_out), and |GELU(u)| <=
 // max(|u|, 0.17) (FFN-down).
-std::vector<float> input_bound(const BertWeights& w, int layer, runtime::LinearSlot slot);
+std::vector<float> input_bound(const EncoderWeights& w, int layer, runtime::LinearSlot slot);
 
 // max|x_j| of every layer's linear inputs over `rows` (FP32 forward), by layer and slot.
-std::vector<LayerSmoothing> input_maxima(const runtime::BertEncoder& fp32, int num_layers,
+std::vector<LayerSmoothing> input_maxima(const runtime::Encoder& fp32, int num_layers,
                                          const std::vector<Encoding>& rows);
 
 // The weight [out, in] of layer `layer`'s linear `slot`.
-const HostTensor& slot_weight(const BertLayerWeights& layer, runtime::LinearSlot slot);
+const HostTensor& slot_weight(const LayerWeights& layer, runtime::LinearSlot slot);
 
 // max / median of |amax| (0 when the median is 0).
 double outlier_ratio(std::span<const float> amax);
@@ -64,12 +64,12 @@ std::vector<float> smoothing_factors(std::span<const float> amax, const HostTens
 
 // Fixed pseudo-random token sequences (ids in [0, vocab), type 0) for measuring a choice
 // when no calibration texts are given.
-std::vector<Encoding> synthetic_rows(const BertConfig& config);
+std::vector<Encoding> synthetic_rows(const EncoderConfig& config);
 
 // Per layer and linear, the smoothing factors to use (empty: none), for the INT8 layers of
 // `layers` (their static input ranges are ignored: candidates are measured in dynamic INT8).
 // `calibration` may be empty. `detected` (optional) receives the number of candidates.
-std::vector<LayerSmoothing> choose_smoothing(const BertConfig& config, const BertWeights& weights,
+std::vector<LayerSmoothing> choose_smoothing(const EncoderConfig& config, const EncoderWeights& weights,
                                              int threads,
                                              const std::vector<runtime::LayerPrecision>& layers,
                                              const std::vector<Encoding>& calibration,

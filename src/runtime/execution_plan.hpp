@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "model/bert_config.hpp"
+#include "model/encoder_config.hpp"
 
 namespace encore::runtime {
 
@@ -20,7 +20,7 @@ struct PlanStep {
   int layer = -1;
 };
 
-std::vector<PlanStep> execution_plan(const BertConfig& c, bool pooler, bool classifier, std::int64_t seq_len);
+std::vector<PlanStep> execution_plan(const EncoderConfig& c, bool pooler, bool classifier, std::int64_t seq_len);
 
 // GraphViz DOT of the plan: one node per fused op, residual edges included.
 std::string plan_to_dot(const std::vector<PlanStep>& plan, const std::string& title);

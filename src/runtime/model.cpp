@@ -10,8 +10,8 @@
 #include "core/profiler.hpp"
 #include "io/safetensors.hpp"
 #include "kernels/linear.hpp"
-#include "model/bert_config.hpp"
-#include "model/bert_weights.hpp"
+#include "model/encoder_config.hpp"
+#include "model/encoder_weights.hpp"
 #include "quant/calibrate.hpp"
 #include "quant/fallback.hpp"
 #include "quant/plan.hpp"
@@ -20,6 +20,17 @@
 #include "runtime/threads.hpp"
 
 namespace encore {
+
+namespace {
+
+void normalize_l2(std::vector<float>& v) {
+  double norm = 0;
+  for (float x : v) norm += static_cast<double>(x) * x;
+  const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.f;
+  for (auto& x : v) x *= inv;
+}
+
+}  // namespace
 
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
@@ -31,7 +42,7 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   TokenizerBundle tb = load_tokenizer(dir);
-  impl->config = BertConfig::load(dir);
+  impl->config = EncoderConfig::load(dir);
   impl->tokenizer.emplace(std::move(tb.tokenizer));
   impl->max_length = tb.max_length;
   if (impl->config.max_position_embeddings > 0)
@@ -71,7 +82,7 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
   {
     io::WeightStore store = io::WeightStore::open(dir);
     impl->bytes_on_disk = store.bytes_on_disk();
-    BertWeights weights = BertWeights::load(store, impl->config);
+    EncoderWeights weights = EncoderWeights::load(store, impl->config);
     impl->parameters = weights.parameter_count;
     impl->disk_usage = weights.disk_usage;
     store.close();  // weights are host copies now; drop the file mapping before packing
@@ -102,7 +113,7 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
         smoothing[i] = layers[i].input_smoothing;
         smoothing[i][a].clear();
       }
-      const runtime::BertEncoder fp32(impl->config, weights, threads, reference);
+      const runtime::Encoder fp32(impl->config, weights, threads, reference);
       if (calibrate) {
         const auto ranges =
             quant::calibrate(fp32, static_cast<int>(L), rows,
@@ -117,7 +128,7 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
       }
     }
     if (!impl->encoder)
-      impl->encoder = std::make_unique<runtime::BertEncoder>(impl->config, std::move(weights), threads, layers);
+      impl->encoder = std::make_unique<runtime::Encoder>(impl->config, std::move(weights), threads, layers);
   }
   impl->load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return std::shared_ptr<const Model>(new Model(std::move(impl)));
@@ -141,6 +152,8 @@ bool Model::has_pooler() const { return impl_->encoder->has_pooler(); }
 bool Model::has_classifier() const { return impl_->encoder->has_classifier(); }
 ProblemType Model::problem_type() const { return impl_->config.problem_type; }
 Pooling Model::default_pooling() const { return impl_->config.default_pooling; }
+bool Model::default_normalize() const { return impl_->config.default_normalize; }
+const std::string& Model::model_type() const { return impl_->config.model_type; }
 int Model::threads() const { return impl_->encoder->threads(); }
 std::int64_t Model::parameter_count() const { return impl_->parameters; }
 Precision Model::precision() const { return impl_->precision; }
@@ -235,7 +248,7 @@ std::vector<RowOutput> Model::forward(std::span<const TextInput> inputs,
   std::vector<RowOutput> rows(encodings.size());
   impl_->run_batches(encodings, batching, has_pooler(), has_classifier(),
                      [&](const runtime::PackedBatch& batch, const std::vector<std::size_t>& index,
-                         const runtime::BertEncoder::Outputs& out) {
+                         const runtime::Encoder::Outputs& out) {
     for (std::int32_t s = 0; s < batch.num_sequences(); ++s) {
       RowOutput& r = rows[index[s]];
       const Encoding& e = encodings[index[s]];
@@ -251,6 +264,10 @@ std::vector<RowOutput> Model::forward(std::span<const TextInput> inputs,
         for (std::int64_t c = 0; c < H; ++c) r.mean_pooled[c] += h[t * H + c];
       for (auto& v : r.mean_pooled) v /= static_cast<float>(len);
       if (out.pooled) r.pooler_output.assign(out.pooled + s * H, out.pooled + (s + 1) * H);
+      if (default_pooling() != Pooling::None) {
+        r.sentence_embedding = default_pooling() == Pooling::Cls ? r.cls : r.mean_pooled;
+        if (default_normalize()) normalize_l2(r.sentence_embedding);
+      }
       if (out.logits) r.logits.assign(out.logits + s * C, out.logits + (s + 1) * C);
     }
   });
@@ -273,7 +290,7 @@ std::vector<Classification> Model::classify(std::span<const TextInput> inputs, s
   std::vector<Classification> results(encodings.size());
   impl_->run_batches(encodings, batching, true, true,
                      [&](const runtime::PackedBatch& batch, const std::vector<std::size_t>& index,
-                         const runtime::BertEncoder::Outputs& out) {
+                         const runtime::Encoder::Outputs& out) {
     for (std::int32_t s = 0; s < batch.num_sequences(); ++s) {
       Classification& r = results[index[s]];
       r.truncated = encodings[index[s]].truncated;
@@ -312,7 +329,7 @@ std::vector<std::vector<float>> Model::embed(std::span<const TextInput> inputs,
   std::vector<std::vector<float>> result(encodings.size());
   impl_->run_batches(encodings, batching, pooling == EmbeddingPooling::Pooler, false,
                      [&](const runtime::PackedBatch& batch, const std::vector<std::size_t>& index,
-                         const runtime::BertEncoder::Outputs& out) {
+                         const runtime::Encoder::Outputs& out) {
     for (std::int32_t s = 0; s < batch.num_sequences(); ++s) {
       auto& v = result[index[s]];
       const float* h = out.hidden + static_cast<std::int64_t>(batch.seq_begin[s]) * H;
@@ -327,12 +344,7 @@ std::vector<std::vector<float>> Model::embed(std::span<const TextInput> inputs,
           for (std::int64_t c = 0; c < H; ++c) v[c] += h[t * H + c];
         for (auto& x : v) x /= static_cast<float>(len);
       }
-      if (normalize) {
-        double norm = 0;
-        for (float x : v) norm += static_cast<double>(x) * x;
-        const float inv = norm > 0 ? static_cast<float>(1.0 / std::sqrt(norm)) : 0.f;
-        for (auto& x : v) x *= inv;
-      }
+      if (normalize) normalize_l2(v);
     }
   });
   return result;

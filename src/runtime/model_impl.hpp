@@ -9,14 +9,14 @@
 #include <vector>
 
 #include "encore/model.hpp"
-#include "model/bert_config.hpp"
-#include "model/bert_weights.hpp"
-#include "runtime/bert_encoder.hpp"
+#include "model/encoder_config.hpp"
+#include "model/encoder_weights.hpp"
+#include "runtime/encoder.hpp"
 
 namespace encore {
 
 struct Model::Impl {
-  BertConfig config;
+  EncoderConfig config;
   std::optional<Tokenizer> tokenizer;
   std::size_t max_length = 512;
   std::int64_t parameters = 0;
@@ -24,7 +24,7 @@ struct Model::Impl {
   std::map<io::DType, DTypeUsage> disk_usage;  // loaded tensors by stored dtype
   double load_ms = 0;
   std::uintmax_t bytes_on_disk = 0;  // weight files
-  std::unique_ptr<runtime::BertEncoder> encoder;
+  std::unique_ptr<runtime::Encoder> encoder;
   Precision precision = Precision::FP32;
   std::vector<std::string> notices;
   bool is_plan = false;

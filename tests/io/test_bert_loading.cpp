@@ -1,4 +1,4 @@
-// config.json parsing (BertConfig) and weight loading (BertWeights) on the shared models,
+// config.json parsing (EncoderConfig) and weight loading (EncoderWeights) on the shared models,
 // on variants of them written here (other name spellings, dtypes, shards), and on broken
 // folders whose errors must name the file and what is wrong.
 #include <gtest/gtest.h>
@@ -17,8 +17,8 @@
 #include "../test_support.hpp"
 #include "encore/error.hpp"
 #include "io/safetensors.hpp"
-#include "model/bert_config.hpp"
-#include "model/bert_weights.hpp"
+#include "model/encoder_config.hpp"
+#include "model/encoder_weights.hpp"
 
 namespace encore {
 namespace {
@@ -84,13 +84,13 @@ fs::path make_model(const std::string& name, const std::string& base, const Edit
   return dir;
 }
 
-BertWeights load_weights(const fs::path& dir) {
-  const BertConfig config = BertConfig::load(dir);
+EncoderWeights load_weights(const fs::path& dir) {
+  const EncoderConfig config = EncoderConfig::load(dir);
   const auto store = io::WeightStore::open(dir);
-  return BertWeights::load(store, config);
+  return EncoderWeights::load(store, config);
 }
 
-std::int64_t expected_parameters(const BertConfig& c, bool pooler, bool classifier) {
+std::int64_t expected_parameters(const EncoderConfig& c, bool pooler, bool classifier) {
   const std::int64_t H = c.hidden_size, I = c.intermediate_size;
   const std::int64_t embeddings =
       (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * H + 2 * H;
@@ -100,7 +100,7 @@ std::int64_t expected_parameters(const BertConfig& c, bool pooler, bool classifi
 }
 
 // Every HostTensor equals the checkpoint tensor it came from (QKV checked per slice).
-void expect_matches_checkpoint(const BertWeights& w, const io::WeightStore& store,
+void expect_matches_checkpoint(const EncoderWeights& w, const io::WeightStore& store,
                                const std::string& prefix) {
   auto same = [&](const HostTensor& h, const std::string& name, std::size_t offset = 0) {
     const io::TensorView* t = store.find(name);
@@ -138,10 +138,10 @@ void expect_matches_checkpoint(const BertWeights& w, const io::WeightStore& stor
 using Shape = std::vector<std::int64_t>;
 
 // ---------------------------------------------------------------------------------------
-// BertConfig
+// EncoderConfig
 
-TEST(BertConfigLoad, TinyRandomBert) {
-  const auto c = BertConfig::load(shared_model("tiny-random-bert"));
+TEST(EncoderConfigLoad, TinyRandomBert) {
+  const auto c = EncoderConfig::load(shared_model("tiny-random-bert"));
   EXPECT_EQ(c.source, shared_model("tiny-random-bert") / "config.json");
   EXPECT_EQ(c.model_type, "bert");
   EXPECT_EQ(c.architectures, std::vector<std::string>{"BertForSequenceClassification"});
@@ -163,8 +163,8 @@ TEST(BertConfigLoad, TinyRandomBert) {
   EXPECT_EQ(c.default_pooling, Pooling::None);
 }
 
-TEST(BertConfigLoad, ClincModels) {
-  const auto mini = BertConfig::load(shared_model("clinc-bert-mini"));
+TEST(EncoderConfigLoad, ClincModels) {
+  const auto mini = EncoderConfig::load(shared_model("clinc-bert-mini"));
   EXPECT_EQ(mini.hidden_size, 128);
   EXPECT_EQ(mini.num_hidden_layers, 2);
   EXPECT_EQ(mini.num_attention_heads, 2);
@@ -176,7 +176,7 @@ TEST(BertConfigLoad, ClincModels) {
   EXPECT_EQ(mini.label2id.at("yes"), 107);
   EXPECT_EQ(mini.problem_type, ProblemType::SingleLabel);
 
-  const auto small = BertConfig::load(shared_model("clinc-bert-small"));
+  const auto small = EncoderConfig::load(shared_model("clinc-bert-small"));
   EXPECT_EQ(small.hidden_size, 256);
   EXPECT_EQ(small.num_hidden_layers, 4);
   EXPECT_EQ(small.num_attention_heads, 4);
@@ -186,8 +186,8 @@ TEST(BertConfigLoad, ClincModels) {
     EXPECT_EQ(small.label2id.at(small.id2label[i]), static_cast<std::int64_t>(i));
 }
 
-TEST(BertConfigLoad, HuggingFaceDefaults) {
-  const auto c = BertConfig::load(config_folder("cfg_defaults", minimal_config()));
+TEST(EncoderConfigLoad, HuggingFaceDefaults) {
+  const auto c = EncoderConfig::load(config_folder("cfg_defaults", minimal_config()));
   EXPECT_EQ(c.type_vocab_size, 2);
   EXPECT_DOUBLE_EQ(c.layer_norm_eps, 1e-12);
   EXPECT_EQ(c.hidden_act, Activation::Gelu);
@@ -199,13 +199,13 @@ TEST(BertConfigLoad, HuggingFaceDefaults) {
 
   json five = minimal_config();
   five["num_labels"] = 5;
-  const auto c5 = BertConfig::load(config_folder("cfg_num_labels", five));
+  const auto c5 = EncoderConfig::load(config_folder("cfg_num_labels", five));
   EXPECT_EQ(c5.num_labels, 5);
   EXPECT_EQ(c5.id2label.back(), "LABEL_4");
 
   // id2label decides when both are present, as in transformers.
   five["id2label"] = {{"0", "no"}, {"1", "yes"}};
-  const auto c2 = BertConfig::load(config_folder("cfg_id2label_wins", five));
+  const auto c2 = EncoderConfig::load(config_folder("cfg_id2label_wins", five));
   EXPECT_EQ(c2.num_labels, 2);
   EXPECT_EQ(c2.label2id.at("yes"), 1);
 
@@ -215,7 +215,7 @@ TEST(BertConfigLoad, HuggingFaceDefaults) {
   nulls["type_vocab_size"] = 1;
   nulls["layer_norm_eps"] = 1e-5;
   nulls["problem_type"] = "multi_label_classification";
-  const auto cn = BertConfig::load(config_folder("cfg_nulls", nulls));
+  const auto cn = EncoderConfig::load(config_folder("cfg_nulls", nulls));
   EXPECT_FALSE(cn.pad_token_id.has_value());
   EXPECT_EQ(cn.type_vocab_size, 1);
   EXPECT_DOUBLE_EQ(cn.layer_norm_eps, 1e-5);
@@ -225,10 +225,10 @@ TEST(BertConfigLoad, HuggingFaceDefaults) {
   json old = minimal_config();
   old.erase("model_type");
   old["architectures"] = {"BertForMaskedLM"};
-  EXPECT_EQ(BertConfig::load(config_folder("cfg_old", old)).model_type, "bert");
+  EXPECT_EQ(EncoderConfig::load(config_folder("cfg_old", old)).model_type, "bert");
 }
 
-TEST(BertConfigLoad, Activations) {
+TEST(EncoderConfigLoad, Activations) {
   const std::pair<const char*, Activation> cases[] = {{"gelu", Activation::Gelu},
                                                       {"gelu_new", Activation::GeluTanh},
                                                       {"gelu_pytorch_tanh", Activation::GeluTanh},
@@ -238,13 +238,13 @@ TEST(BertConfigLoad, Activations) {
   for (const auto& [name, act] : cases) {
     json j = minimal_config();
     j["hidden_act"] = name;
-    EXPECT_EQ(BertConfig::load(config_folder("cfg_act", j)).hidden_act, act) << name;
+    EXPECT_EQ(EncoderConfig::load(config_folder("cfg_act", j)).hidden_act, act) << name;
   }
   EXPECT_EQ(to_string(Activation::Silu), "silu");
   EXPECT_EQ(parse_activation("gelu_fast"), std::nullopt);
 }
 
-TEST(BertConfigLoad, SentenceTransformersPooling) {
+TEST(EncoderConfigLoad, SentenceTransformersPooling) {
   json pooling = {{"word_embedding_dimension", 8},
                   {"pooling_mode_cls_token", false},
                   {"pooling_mode_mean_tokens", true},
@@ -259,28 +259,28 @@ TEST(BertConfigLoad, SentenceTransformersPooling) {
     write_file(dir / "1_Pooling" / "config.json", p.dump());
     return dir;
   };
-  EXPECT_EQ(BertConfig::load(with_pooling("pool_mean", pooling)).default_pooling, Pooling::Mean);
+  EXPECT_EQ(EncoderConfig::load(with_pooling("pool_mean", pooling)).default_pooling, Pooling::Mean);
   json cls = pooling;
   cls["pooling_mode_cls_token"] = true;
   cls["pooling_mode_mean_tokens"] = false;
-  EXPECT_EQ(BertConfig::load(with_pooling("pool_cls", cls)).default_pooling, Pooling::Cls);
+  EXPECT_EQ(EncoderConfig::load(with_pooling("pool_cls", cls)).default_pooling, Pooling::Cls);
 
   json max = pooling;
   max["pooling_mode_mean_tokens"] = false;
   max["pooling_mode_max_tokens"] = true;
   const fs::path max_dir = with_pooling("pool_max", max);
-  expect_error([&] { BertConfig::load(max_dir); },
+  expect_error([&] { EncoderConfig::load(max_dir); },
                {(max_dir / "1_Pooling" / "config.json").string(),
                 "unsupported pooling mode pooling_mode_max_tokens"});
   json both = pooling;
   both["pooling_mode_cls_token"] = true;
-  expect_error([&] { BertConfig::load(with_pooling("pool_both", both)); }, {"both set"});
+  expect_error([&] { EncoderConfig::load(with_pooling("pool_both", both)); }, {"both set"});
   json none = pooling;
   none["pooling_mode_mean_tokens"] = false;
-  expect_error([&] { BertConfig::load(with_pooling("pool_none", none)); }, {"no pooling mode"});
+  expect_error([&] { EncoderConfig::load(with_pooling("pool_none", none)); }, {"no pooling mode"});
   json dim = pooling;
   dim["word_embedding_dimension"] = 384;
-  expect_error([&] { BertConfig::load(with_pooling("pool_dim", dim)); },
+  expect_error([&] { EncoderConfig::load(with_pooling("pool_dim", dim)); },
                {"word_embedding_dimension 384", "hidden_size 8"});
 }
 
@@ -288,22 +288,22 @@ void expect_config_error(const std::string& name, const json& config,
                          std::vector<std::string> fragments) {
   const fs::path dir = config_folder(name, config);
   fragments.push_back((dir / "config.json").string());
-  expect_error([&] { BertConfig::load(dir); }, fragments);
+  expect_error([&] { EncoderConfig::load(dir); }, fragments);
 }
 
-TEST(BertConfigErrors, UnsupportedModelTypeIsNamed) {
+TEST(EncoderConfigErrors, UnsupportedModelTypeIsNamed) {
   json j = minimal_config();
   j["model_type"] = "gpt2";
   expect_config_error("cfg_gpt2", j, {"unsupported model_type 'gpt2'"});
-  j["model_type"] = "roberta";
-  expect_config_error("cfg_roberta", j, {"unsupported model_type 'roberta'"});
+  j["model_type"] = "t5";
+  expect_config_error("cfg_t5", j, {"unsupported model_type 't5'", "'distilbert'", "'modernbert'"});
   j.erase("model_type");
   expect_config_error("cfg_no_type", j, {"missing field 'model_type'"});
   // A huge value is cut in the message.
   j["model_type"] = std::string(100000, 'x');
   const fs::path dir = config_folder("cfg_long_type", j);
   try {
-    BertConfig::load(dir);
+    EncoderConfig::load(dir);
     ADD_FAILURE() << "expected encore::Error";
   } catch (const Error& e) {
     EXPECT_LT(std::string(e.what()).size(), 300u);
@@ -311,7 +311,7 @@ TEST(BertConfigErrors, UnsupportedModelTypeIsNamed) {
   }
 }
 
-TEST(BertConfigErrors, UnsupportedActivationIsNamed) {
+TEST(EncoderConfigErrors, UnsupportedActivationIsNamed) {
   json j = minimal_config();
   j["hidden_act"] = "tanhh";
   expect_config_error("cfg_tanhh", j, {"unsupported activation 'tanhh'", "hidden_act"});
@@ -319,13 +319,13 @@ TEST(BertConfigErrors, UnsupportedActivationIsNamed) {
   expect_config_error("cfg_act_type", j, {"field 'hidden_act'", "must be a string"});
 }
 
-TEST(BertConfigErrors, HiddenNotDivisibleByHeads) {
+TEST(EncoderConfigErrors, HiddenNotDivisibleByHeads) {
   json j = minimal_config();
   j["num_attention_heads"] = 3;
   expect_config_error("cfg_heads", j, {"hidden_size 8", "not divisible", "num_attention_heads 3"});
 }
 
-TEST(BertConfigErrors, MissingOrMistypedFields) {
+TEST(EncoderConfigErrors, MissingOrMistypedFields) {
   for (const char* field : {"hidden_size", "num_hidden_layers", "num_attention_heads",
                             "intermediate_size", "vocab_size", "max_position_embeddings"}) {
     json j = minimal_config();
@@ -357,7 +357,7 @@ TEST(BertConfigErrors, MissingOrMistypedFields) {
   expect_config_error("cfg_arch", j, {"field 'architectures'", "list of strings"});
 }
 
-TEST(BertConfigErrors, LabelsAndOptions) {
+TEST(EncoderConfigErrors, LabelsAndOptions) {
   json j = minimal_config();
   j["id2label"] = {{"0", "a"}, {"2", "b"}};
   expect_config_error("cfg_sparse", j, {"field 'id2label'", "key '2'", "0..1"});
@@ -381,29 +381,29 @@ TEST(BertConfigErrors, LabelsAndOptions) {
   expect_config_error("cfg_decoder", j, {"is_decoder", "not supported"});
 }
 
-TEST(BertConfigErrors, BadFilesAndFolders) {
+TEST(EncoderConfigErrors, BadFilesAndFolders) {
   const fs::path dir = temp_dir("cfg_badjson");
   write_file(dir / "config.json", "{\"hidden_size\": 8,");
-  expect_error([&] { BertConfig::load(dir); }, {(dir / "config.json").string(), "malformed JSON"});
+  expect_error([&] { EncoderConfig::load(dir); }, {(dir / "config.json").string(), "malformed JSON"});
   write_file(dir / "config.json", R"({"layer_norm_eps": 1e999})");
-  expect_error([&] { BertConfig::load(dir); },
+  expect_error([&] { EncoderConfig::load(dir); },
                {(dir / "config.json").string(), "malformed JSON", "1e999"});
   write_file(dir / "config.json", "[1]");
-  expect_error([&] { BertConfig::load(dir); }, {(dir / "config.json").string(), "JSON object"});
+  expect_error([&] { EncoderConfig::load(dir); }, {(dir / "config.json").string(), "JSON object"});
   fs::remove(dir / "config.json");
-  expect_error([&] { BertConfig::load(dir); }, {(dir / "config.json").string(), "does not exist"});
-  expect_error([&] { BertConfig::load(dir / "absent"); },
+  expect_error([&] { EncoderConfig::load(dir); }, {(dir / "config.json").string(), "does not exist"});
+  expect_error([&] { EncoderConfig::load(dir / "absent"); },
                {(dir / "absent").string(), "does not exist"});
 }
 
 // ---------------------------------------------------------------------------------------
-// BertWeights
+// EncoderWeights
 
 TEST(BertLoading, TinyRandomBert) {
   const fs::path dir = shared_model("tiny-random-bert");
-  const auto config = BertConfig::load(dir);
+  const auto config = EncoderConfig::load(dir);
   const auto store = io::WeightStore::open(dir);
-  const auto w = BertWeights::load(store, config);
+  const auto w = EncoderWeights::load(store, config);
   EXPECT_EQ(w.word_embeddings.shape, (Shape{30522, 96}));
   EXPECT_EQ(w.position_embeddings.shape, (Shape{512, 96}));
   EXPECT_EQ(w.token_type_embeddings.shape, (Shape{2, 96}));
@@ -437,9 +437,9 @@ TEST(BertLoading, TinyRandomBert) {
 
 TEST(BertLoading, ClincBertMiniF16) {
   const fs::path dir = shared_model("clinc-bert-mini");
-  const auto config = BertConfig::load(dir);
+  const auto config = EncoderConfig::load(dir);
   const auto store = io::WeightStore::open(dir);
-  const auto w = BertWeights::load(store, config);
+  const auto w = EncoderWeights::load(store, config);
   EXPECT_EQ(w.layers.size(), 2u);
   EXPECT_EQ(w.layers[0].qkv_weight.shape, (Shape{384, 128}));
   EXPECT_EQ(w.classifier_weight.shape, (Shape{151, 128}));
@@ -466,7 +466,7 @@ TEST(BertLoading, ClincBertMiniF16) {
 }
 
 TEST(BertLoading, ClincBertSmall) {
-  const auto config = BertConfig::load(shared_model("clinc-bert-small"));
+  const auto config = EncoderConfig::load(shared_model("clinc-bert-small"));
   const auto w = load_weights(shared_model("clinc-bert-small"));
   EXPECT_EQ(w.layers.size(), 4u);
   EXPECT_EQ(w.word_embeddings.shape, (Shape{30522, 256}));
@@ -479,7 +479,7 @@ TEST(BertLoading, ClincBertSmall) {
 }
 
 // Loads both folders and expects identical float weights.
-void expect_same_weights(const BertWeights& a, const BertWeights& b) {
+void expect_same_weights(const EncoderWeights& a, const EncoderWeights& b) {
   EXPECT_EQ(a.word_embeddings.data, b.word_embeddings.data);
   EXPECT_EQ(a.embeddings_ln_weight.data, b.embeddings_ln_weight.data);
   EXPECT_EQ(a.embeddings_ln_bias.data, b.embeddings_ln_bias.data);
@@ -650,7 +650,7 @@ TEST(BertLoading, BaseModelWithoutHeadsAndUnusedTensors) {
       [](json& c) { c["architectures"] = {"BertModel"}; },
       {{"embeddings.position_ids", DType::I64, {1, 512}, bytes(512 * 8)},
        {"cls.predictions.bias", DType::F32, {30522}, bytes(30522 * 4)}});
-  const auto config = BertConfig::load(dir);
+  const auto config = EncoderConfig::load(dir);
   const auto w = load_weights(dir);
   EXPECT_FALSE(w.has_pooler);
   EXPECT_FALSE(w.has_classifier);

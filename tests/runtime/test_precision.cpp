@@ -141,7 +141,22 @@ TEST(Plans, RoundTripGivesBitIdenticalOutputsForEveryPrecision) {
     const auto loaded = Model::load(plan);
     EXPECT_TRUE(loaded->is_plan());
     EXPECT_EQ(loaded->precision(), in_memory->precision());  // BF16 may fall back to FP32 on old CPUs
-    EXPECT_EQ(loaded->internals().encoder->precision(), in_memory->internals().encoder->precision());
+    // The same layer plan: precisions, calibrated ranges and smoothing factors (the attention
+    // output's are folded into a plan's weights, so only their presence is recorded).
+    const auto& lp = loaded->internals().encoder->precision();
+    const auto& mp = in_memory->internals().encoder->precision();
+    ASSERT_EQ(lp.size(), mp.size());
+    for (std::size_t l = 0; l < lp.size(); ++l) {
+      EXPECT_EQ(lp[l].precision, mp[l].precision) << l;
+      EXPECT_EQ(lp[l].input_ranges, mp[l].input_ranges) << l;
+      for (int s = 0; s < runtime::kLinearSlots; ++s) {
+        const auto k = static_cast<std::size_t>(s);
+        if (s == static_cast<int>(runtime::LinearSlot::AttnOut))
+          EXPECT_EQ(lp[l].smoothing_folded, !mp[l].input_smoothing[k].empty()) << l;
+        else
+          EXPECT_EQ(lp[l].input_smoothing[k], mp[l].input_smoothing[k]) << l << " slot " << s;
+      }
+    }
     const auto a = flat_outputs(*in_memory), b = flat_outputs(*loaded);
     ASSERT_EQ(a.size(), b.size());
     float worst = 0;
@@ -208,8 +223,10 @@ TEST_F(CorruptPlan, TruncatedWeightsAreRejected) {
 }
 
 TEST_F(CorruptPlan, NewerVersionIsRejected) {
-  set_manifest("\"version\": 1", "\"version\": 2");
-  test::expect_error([&] { Model::load(dir_); }, {"encore-plan.json", "version 2", "reads version 1", "encore build"});
+  const std::string v = std::to_string(quant::kPlanVersion), next = std::to_string(quant::kPlanVersion + 1);
+  set_manifest("\"version\": " + v, "\"version\": " + next);
+  test::expect_error([&] { Model::load(dir_); },
+                     {"encore-plan.json", "version " + next, "reads version " + v, "encore build"});
 }
 
 TEST_F(CorruptPlan, WrongFormatUnknownPrecisionAndMalformedJsonAreRejected) {

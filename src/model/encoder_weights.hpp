@@ -1,6 +1,7 @@
-// A BERT encoder's parameters as float32 host tensors, converted once from whatever the
-// checkpoint stores (F32, F16, BF16, F64) and checked against the config, so the runtime
-// never sees a missing or mis-shaped tensor.
+// An encoder's parameters as float32 host tensors, found through its architecture's tensor
+// name table, converted once from whatever the checkpoint stores (F32, F16, BF16, F64) and
+// checked against the config, so the runtime never sees a missing or mis-shaped tensor.
+// LayerNorms without bias get a zero bias; linears without bias an empty one.
 #pragma once
 
 #include <cstddef>
@@ -10,7 +11,7 @@
 #include <vector>
 
 #include "io/safetensors.hpp"
-#include "model/bert_config.hpp"
+#include "model/encoder_config.hpp"
 
 namespace encore {
 
@@ -23,7 +24,7 @@ struct HostTensor {
   bool empty() const { return data.empty(); }
 };
 
-struct BertLayerWeights {
+struct LayerWeights {
   // Query, key and value projections stacked: rows [0, H) are Q, [H, 2H) K, [2H, 3H) V,
   // so one GEMM computes all three.
   HostTensor qkv_weight;           // [3H, H]
@@ -32,12 +33,21 @@ struct BertLayerWeights {
   HostTensor attn_output_bias;     // [H]
   HostTensor attn_ln_weight;       // [H]     attention.output.LayerNorm (gamma)
   HostTensor attn_ln_bias;         // [H]     (beta)
-  HostTensor intermediate_weight;  // [I, H] intermediate.dense
+  HostTensor intermediate_weight;  // [I, H] intermediate.dense ([2I, H]: value | gate halves)
   HostTensor intermediate_bias;    // [I]
   HostTensor output_weight;        // [H, I] output.dense
   HostTensor output_bias;          // [H]
   HostTensor output_ln_weight;     // [H]    output.LayerNorm
   HostTensor output_ln_bias;       // [H]
+  // Pre-LN layers: attn_ln_* normalises the layer's input (absent in ModernBERT's layer 0),
+  // output_ln_* the FFN's input.
+  bool has_attn_ln = true;
+  // DeBERTa without share_att_key: the relative embeddings' own projections.
+  HostTensor pos_key_weight, pos_key_bias, pos_query_weight, pos_query_bias;  // [H, H], [H]
+  // Only in plans: the relative embeddings already through the position projections
+  // ('<query>.pos_key_projected' / '.pos_query_projected', [2 * span, H]), computed from the
+  // FP32 weights before the plan rounded them.
+  HostTensor pos_key_projected, pos_query_projected;
 
   // Only in INT8 plans (`encore build`): per-output-channel scales of the stored s8 weights,
   // whose dequantized values (q·scale) the weight tensors above then hold.
@@ -56,17 +66,28 @@ struct DTypeUsage {
   std::size_t bytes = 0;
 };
 
-struct BertWeights {
-  HostTensor word_embeddings;        // [V, H]
-  HostTensor position_embeddings;    // [P, H]
-  HostTensor token_type_embeddings;  // [T, H]
-  HostTensor embeddings_ln_weight;   // [H]
-  HostTensor embeddings_ln_bias;     // [H]
-  std::vector<BertLayerWeights> layers;
+struct EncoderWeights {
+  HostTensor word_embeddings;        // [V, E] (E = embedding_size, usually H)
+  HostTensor position_embeddings;    // [P, E], empty without learned positions
+  HostTensor token_type_embeddings;  // [T, E], empty without token types
+  HostTensor embeddings_ln_weight;   // [E]
+  HostTensor embeddings_ln_bias;     // [E]
+  HostTensor embedding_projection_weight;  // [H, E] when E != H (ELECTRA, ALBERT)
+  HostTensor embedding_projection_bias;    // [H]
+  HostTensor relative_bias;                // [buckets, heads] (MPNet)
+  HostTensor relative_embeddings;          // [2 * span, H] (DeBERTa)
+  HostTensor relative_norm_weight, relative_norm_bias;
+  HostTensor conv_weight, conv_bias;       // [H, H, K], [H] (DeBERTa ConvLayer)
+  HostTensor conv_norm_weight, conv_norm_bias;
+  std::vector<LayerWeights> layers;
+  HostTensor final_norm_weight, final_norm_bias;  // [H] (pre-LN models)
 
   bool has_pooler = false;
   HostTensor pooler_weight;  // [H, H]
   HostTensor pooler_bias;    // [H]
+
+  // HeadKind::Dense: dense [H, H] (+ bias), optional norm [H], before the classifier.
+  HostTensor head_dense_weight, head_dense_bias, head_norm_weight, head_norm_bias;
 
   bool has_classifier = false;
   HostTensor classifier_weight;  // [num_labels, H]
@@ -78,11 +99,12 @@ struct BertWeights {
   std::map<io::DType, DTypeUsage> disk_usage;
   std::vector<std::string> unused_tensors;
 
-  // Accepts names with or without the "bert." prefix and legacy LayerNorm gamma/beta.
+  // Accepts names with or without the base model's prefix ("bert.", "roberta.", ...) and
+  // legacy LayerNorm gamma/beta.
   // Throws encore::Error naming the file and tensor for a missing tensor, a non-float
   // dtype, a wrong shape, an incomplete pooler/classifier, or a classifier whose label
   // count differs from the config.
-  static BertWeights load(const io::WeightStore& store, const BertConfig& config);
+  static EncoderWeights load(const io::WeightStore& store, const EncoderConfig& config);
 };
 
 }  // namespace encore

@@ -1,7 +1,9 @@
-// The BERT encoder on CPU: embeddings, N layers (fused QKV GEMM, ragged attention,
-// output GEMM + residual LayerNorm, FFN GEMM with fused bias+GELU, GEMM + residual
-// LayerNorm), then the optional pooler and classifier. Weights are packed for oneDNN once,
-// here; forward() allocates nothing once the context's arena has grown to the batch size.
+// The encoder on CPU, for every architecture (model/architecture.hpp): embeddings (learned
+// positions or none, token types or none, an optional projection), N layers (fused QKV GEMM,
+// rotary or relative-position or windowed ragged attention, output GEMM, FFN GEMM with fused
+// bias+activation or a gated FFN, residual LayerNorms post- or pre-LN), then the optional
+// pooler and classification head. Weights are packed once, here; forward() allocates nothing
+// once the context's arena has grown to the batch size.
 #pragma once
 
 #include <array>
@@ -10,9 +12,11 @@
 #include <vector>
 
 #include "kernels/attention.hpp"
+#include "kernels/disentangled_attention.hpp"
 #include "kernels/linear.hpp"
-#include "model/bert_config.hpp"
-#include "model/bert_weights.hpp"
+#include "kernels/rotary.hpp"
+#include "model/encoder_config.hpp"
+#include "model/encoder_weights.hpp"
 #include "runtime/context.hpp"
 #include "runtime/packed_batch.hpp"
 
@@ -42,7 +46,7 @@ struct LayerPrecision {
   //   normalizes), and GELU is not homogeneous; the quantization pass reads x anyway.
   std::array<std::vector<float>, kLinearSlots> input_smoothing;
   // True when a plan's weights already carry the AttnOut factors (`encore build`); the other
-  // slots' factors travel as tensors with the weights (BertLayerWeights::*_input_smoothing).
+  // slots' factors travel as tensors with the weights (LayerWeights::*_input_smoothing).
   bool smoothing_folded = false;
   bool operator==(const LayerPrecision&) const = default;
 };
@@ -54,8 +58,16 @@ struct LayerPrecision {
 // rounding). Unlike folding into a LayerNorm's gamma/beta, nothing else reads V, so no other
 // path (BERT's post-LN residual reads the LayerNorm output) changes. The V rows quantize per
 // output channel, so dividing a row by s_j costs them no precision.
-void fold_attention_smoothing(BertLayerWeights& layer, std::int64_t hidden,
+void fold_attention_smoothing(LayerWeights& layer, std::int64_t hidden,
                               const std::vector<float>& s);
+
+// DeBERTa: the relative position embeddings after their LayerNorm (norm_rel_ebd), and their
+// projections through layer `lw`'s key (c2p) and query (p2c) projections, [2 * span, H] each
+// (empty when the term is off). Computed from FP32 weights, before any smoothing or rounding.
+std::vector<float> normed_relative_embeddings(const EncoderConfig& config, const EncoderWeights& w);
+std::pair<HostTensor, HostTensor> relative_projections(const EncoderConfig& config,
+                                                       const std::vector<float>& rel,
+                                                       const LayerWeights& lw);
 
 // Sees intermediate tensors of a forward pass (calibration, per-layer error reports).
 class ForwardObserver {
@@ -69,12 +81,12 @@ class ForwardObserver {
                             std::int64_t /*cols*/) {}
 };
 
-class BertEncoder {
+class Encoder {
  public:
   // Takes the host weights: linear weights are packed and their host copies released.
   // `precision` has one entry per layer, or is empty for FP32 everywhere.
-  BertEncoder(const BertConfig& config, BertWeights weights, int threads,
-              const std::vector<LayerPrecision>& precision = {});
+  Encoder(const EncoderConfig& config, EncoderWeights weights, int threads,
+          const std::vector<LayerPrecision>& precision = {});
 
   struct Outputs {
     const float* hidden = nullptr;  // [tokens, H], last_hidden_state
@@ -94,6 +106,7 @@ class BertEncoder {
   std::size_t streamed_weight_bytes() const;
   int threads() const { return threads_; }
   const std::vector<LayerPrecision>& precision() const { return precision_; }
+  const EncoderConfig& config() const { return config_; }
   // GEMMs whose INT8 input is smoothed, for inspect.
   int smoothed_gemms() const { return smoothed_gemms_; }
   // The kernel each operation of layer `layer` runs for a batch of `tokens` tokens:
@@ -105,15 +118,31 @@ class BertEncoder {
     std::unique_ptr<kernels::Linear> qkv, attn_out, ffn_in, ffn_out;
     kernels::AttentionPrecision attention = kernels::AttentionPrecision::FP32;
     HostTensor attn_ln_g, attn_ln_b, out_ln_g, out_ln_b;
+    bool has_attn_ln = true;
+    const kernels::RotaryTable* rotary = nullptr;
+    std::int32_t window = 0;  // sliding-window half width (0: global)
+    // DeBERTa: the relative embeddings through this layer's key / query projections.
+    HostTensor pos_key, pos_query;  // [2 * span, H]
   };
+  // Positions of the batch's tokens as the embeddings and rotary tables index them.
+  void positions(const PackedBatch& batch, std::int32_t* out) const;
 
-  BertConfig config_;
-  std::int64_t H_, I_;
+  EncoderConfig config_;
+  std::int64_t H_, I_, E_;
   int threads_;
   HostTensor word_, position_, token_type_, emb_ln_g_, emb_ln_b_;
+  std::unique_ptr<kernels::Linear> emb_proj_;
+  HostTensor relative_bias_;  // [buckets, heads]
+  // DeBERTa's ConvLayer after layer 0: the K kernel taps as one [K*H, H] linear, then
+  // bias, activation, residual LayerNorm.
+  std::unique_ptr<kernels::Linear> conv_;
+  HostTensor conv_bias_, conv_norm_g_, conv_norm_b_;
+  std::vector<kernels::RotaryTable> rotary_;  // global, local
   std::vector<Layer> layers_;
+  HostTensor final_g_, final_b_;
   std::vector<LayerPrecision> precision_;
-  std::unique_ptr<kernels::Linear> pooler_, classifier_;
+  std::unique_ptr<kernels::Linear> pooler_, head_dense_, classifier_;
+  HostTensor head_norm_g_, head_norm_b_;
   kernels::AttentionPrecision scratch_attention_ = kernels::AttentionPrecision::FP32;
   int smoothed_gemms_ = 0;
 };

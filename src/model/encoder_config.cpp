@@ -1,5 +1,7 @@
-#include "model/bert_config.hpp"
+#include "model/encoder_config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -25,6 +27,8 @@ std::string_view to_string(Activation a) {
       return "relu";
     case Activation::Silu:
       return "silu";
+    case Activation::Tanh:
+      return "tanh";
   }
   return "?";
 }
@@ -62,6 +66,7 @@ std::optional<Activation> parse_activation(std::string_view s) {
   if (s == "gelu_new" || s == "gelu_pytorch_tanh") return Activation::GeluTanh;
   if (s == "relu") return Activation::Relu;
   if (s == "silu" || s == "swish") return Activation::Silu;
+  if (s == "tanh") return Activation::Tanh;
   return std::nullopt;
 }
 
@@ -167,11 +172,11 @@ std::optional<std::int64_t> parse_index(const std::string& s) {
 
 // ---------------------------------------------------------------------------------------
 
-BertConfig BertConfig::from_json(const json& j, const fs::path& source) {
+EncoderConfig EncoderConfig::from_json(const json& j, const fs::path& source) {
   const std::string where = source.string();
   if (!j.is_object()) throw Error(where + ": config must be a JSON object, found " + describe(j));
   Fields f{j, where};
-  BertConfig c;
+  EncoderConfig c;
   c.source = source;
 
   if (const json* a = find(j, "architectures")) {
@@ -184,57 +189,163 @@ BertConfig BertConfig::from_json(const json& j, const fs::path& source) {
 
   if (auto mt = f.opt_string("model_type")) {
     c.model_type = *mt;
+    c.arch = find_architecture(c.model_type);
+    if (!c.arch)
+      throw Error(where + ": unsupported model_type " + clip(c.model_type) + " (encore supports " +
+                  supported_model_types() + ")");
   } else {
     // Old checkpoints predate "model_type"; HF then goes by the class name.
-    bool bert_arch = false;
-    for (const auto& a : c.architectures) bert_arch = bert_arch || a.rfind("Bert", 0) == 0;
-    if (!bert_arch)
-      throw Error(where + ": missing field 'model_type' (and 'architectures' names no Bert class)");
+    c.arch = architecture_from_classes(c.architectures);
+    if (!c.arch)
+      throw Error(where +
+                  ": missing field 'model_type' (and 'architectures' names no class encore knows)");
+    c.model_type = std::string(c.arch->model_type);
   }
-  if (c.model_type != "bert")
-    throw Error(where + ": unsupported model_type " + clip(c.model_type) +
-                " (encore supports 'bert')");
+  const Architecture& a = *c.arch;
+  const ConfigKeys& k = a.keys;
 
   if (f.opt_bool("is_decoder", false))
-    f.fail("is_decoder", "is true: decoder (causal) BERT models are not supported");
+    f.fail("is_decoder", "is true: decoder (causal) models are not supported");
 
   c.vocab_size = f.required_int("vocab_size", 1);
-  c.hidden_size = f.required_int("hidden_size", 1);
-  c.num_hidden_layers = f.required_int("num_hidden_layers", 1);
-  c.num_attention_heads = f.required_int("num_attention_heads", 1);
-  c.intermediate_size = f.required_int("intermediate_size", 1);
-  c.max_position_embeddings = f.required_int("max_position_embeddings", 1);
-  c.type_vocab_size = f.opt_int("type_vocab_size", 1, kMaxDim).value_or(2);
+  c.hidden_size = f.required_int(k.hidden_size, 1);
+  c.num_hidden_layers = f.required_int(k.num_layers, 1);
+  c.num_attention_heads = f.required_int(k.num_heads, 1);
+  c.intermediate_size = f.required_int(k.intermediate_size, 1);
+  c.learned_positions = a.positions == PositionKind::Learned &&
+                        (!a.positions_flag || f.opt_bool(a.positions_flag, true));
+  c.max_position_embeddings = c.learned_positions || a.attention == AttentionKind::Disentangled
+                                  ? f.required_int("max_position_embeddings", 1)
+                                  : f.opt_int("max_position_embeddings", 1, kMaxDim).value_or(0);
+  c.type_vocab_size = a.token_types ? f.opt_int("type_vocab_size", 0, kMaxDim)
+                                          .value_or(a.default_type_vocab_size)
+                                    : 0;
   if (c.hidden_size % c.num_attention_heads != 0)
-    throw Error(where + ": hidden_size " + std::to_string(c.hidden_size) +
-                " is not divisible by num_attention_heads " +
+    throw Error(where + ": " + k.hidden_size + " " + std::to_string(c.hidden_size) +
+                " is not divisible by " + k.num_heads + " " +
                 std::to_string(c.num_attention_heads));
+  c.embedding_size = f.opt_int("embedding_size", 1, kMaxDim).value_or(c.hidden_size);
+  if (!a.embedding_size && c.embedding_size != c.hidden_size)
+    f.fail("embedding_size", "differs from " + std::string(k.hidden_size) +
+                                 ": a projected embedding is not supported for model_type " +
+                                 clip(c.model_type));
 
-  const std::string act = f.opt_string("hidden_act").value_or("gelu");
-  const auto parsed_act = parse_activation(act);
-  if (!parsed_act)
-    throw Error(where + ": unsupported activation " + clip(act) +
-                " in field 'hidden_act' (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, "
-                "silu, swish)");
-  c.hidden_act = *parsed_act;
+  const auto activation = [&](const char* key, const std::string& fallback) {
+    const std::string act = f.opt_string(key).value_or(fallback);
+    const auto parsed = parse_activation(act);
+    if (!parsed)
+      throw Error(where + ": unsupported activation " + clip(act) + " in field '" + key +
+                  "' (supported: gelu, gelu_new, gelu_pytorch_tanh, relu, silu, swish, tanh)");
+    return *parsed;
+  };
+  c.hidden_act = activation(k.activation, "gelu");
+  c.head_activation = a.head_activation;
+  if (a.head_activation_key)
+    c.head_activation = activation(a.head_activation_key, std::string(to_string(a.head_activation)));
 
-  if (const json* eps = find(j, "layer_norm_eps")) {
-    if (!eps->is_number()) f.fail("layer_norm_eps", "must be a number, found " + describe(*eps));
+  c.layer_norm_eps = k.default_layer_norm_eps;
+  if (const json* eps = k.layer_norm_eps ? find(j, k.layer_norm_eps) : nullptr) {
+    if (!eps->is_number()) f.fail(k.layer_norm_eps, "must be a number, found " + describe(*eps));
     c.layer_norm_eps = eps->get<double>();
     if (!std::isfinite(c.layer_norm_eps) || c.layer_norm_eps <= 0)
-      f.fail("layer_norm_eps", "must be a positive number, found " + describe(*eps));
+      f.fail(k.layer_norm_eps, "must be a positive number, found " + describe(*eps));
   }
 
   if (j.contains("pad_token_id")) {
     // PyTorch's nn.Embedding accepts padding_idx in [-vocab_size, vocab_size).
     c.pad_token_id = f.opt_int("pad_token_id", -c.vocab_size, c.vocab_size - 1);
   } else {
-    c.pad_token_id = 0;  // BertConfig's default
+    c.pad_token_id = a.positions_after_padding ? 1 : 0;  // RobertaConfig / BertConfig defaults
+  }
+  if (a.positions_after_padding) {
+    if (!c.pad_token_id || *c.pad_token_id < 0)
+      f.fail("pad_token_id", "must be set (positions are numbered from it)");
+    c.position_offset = *c.pad_token_id + 1;
   }
 
   if (auto pet = f.opt_string("position_embedding_type"); pet && *pet != "absolute")
     throw Error(where + ": unsupported position_embedding_type " + clip(*pet) +
                 " (encore supports 'absolute')");
+
+  if (a.layer_groups) {
+    c.num_hidden_groups = f.opt_int("num_hidden_groups", 1, c.num_hidden_layers).value_or(1);
+    if (c.num_hidden_layers % c.num_hidden_groups != 0)
+      f.fail("num_hidden_groups", "must divide num_hidden_layers " +
+                                      std::to_string(c.num_hidden_layers));
+    if (f.opt_int("inner_group_num", 1, kMaxDim).value_or(1) != 1)
+      f.fail("inner_group_num", "must be 1 (every released ALBERT uses one layer per group)");
+  }
+  if (a.attention == AttentionKind::RelativeBucketBias)
+    c.relative_attention_num_buckets =
+        f.opt_int("relative_attention_num_buckets", 32, kMaxDim).value_or(32);
+  if (a.attention == AttentionKind::Disentangled) {
+    c.relative_attention = f.opt_bool("relative_attention", false);
+    std::vector<std::string> types;
+    if (const json* t = find(j, "pos_att_type")) {
+      // A list, or the older "p2c|c2p" string.
+      std::string joined;
+      if (t->is_string()) {
+        joined = t->get<std::string>();
+      } else if (t->is_array()) {
+        for (const auto& e : *t) {
+          if (!e.is_string()) f.fail("pos_att_type", "must be a list of strings");
+          joined += e.get<std::string>() + "|";
+        }
+      } else {
+        f.fail("pos_att_type", "must be a list of strings, found " + describe(*t));
+      }
+      std::size_t at = 0;
+      while (at <= joined.size()) {
+        const std::size_t bar = std::min(joined.find('|', at), joined.size());
+        std::string part = joined.substr(at, bar - at);
+        for (auto& ch : part) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        part.erase(0, part.find_first_not_of(' '));
+        part.erase(part.find_last_not_of(' ') + 1);
+        if (part == "c2p") c.c2p = true;
+        else if (part == "p2c") c.p2c = true;
+        else if (!part.empty() && part != "none")
+          f.fail("pos_att_type", "has unsupported type " + clip(part) + " (supported: c2p, p2c)");
+        at = bar + 1;
+      }
+    }
+    c.share_att_key = f.opt_bool("share_att_key", false);
+    c.position_buckets = f.opt_int("position_buckets", -1, kMaxDim).value_or(-1);
+    c.max_relative_positions = f.opt_int("max_relative_positions", -kMaxDim, kMaxDim).value_or(-1);
+    if (c.max_relative_positions < 1) c.max_relative_positions = c.max_position_embeddings;
+    c.relative_span = c.position_buckets > 0 ? c.position_buckets : c.max_relative_positions;
+    const std::string norm_rel = f.opt_string("norm_rel_ebd").value_or("none");
+    c.relative_norm = norm_rel.find("layer_norm") != std::string::npos;
+    c.conv_kernel_size = f.opt_int("conv_kernel_size", 0, 63).value_or(0);
+    if (c.conv_kernel_size > 0) {
+      if (c.conv_kernel_size % 2 == 0)
+        f.fail("conv_kernel_size", "must be odd (the convolution keeps the sequence length)");
+      if (f.opt_int("conv_groups", 1, kMaxDim).value_or(1) != 1)
+        f.fail("conv_groups", "must be 1 (grouped convolutions are not supported)");
+      c.conv_act = activation("conv_act", "tanh");
+    }
+  }
+  if (a.positions == PositionKind::Rotary) {
+    const auto number = [&](const char* key, double fallback) {
+      const json* v = find(j, key);
+      if (!v) return fallback;
+      if (!v->is_number() || !(v->get<double>() > 0)) f.fail(key, "must be a positive number");
+      return v->get<double>();
+    };
+    c.global_rope_theta = number("global_rope_theta", 160000.0);
+    c.local_rope_theta = number("local_rope_theta", 10000.0);
+    c.local_attention = f.opt_int("local_attention", 0, kMaxDim).value_or(128);
+    c.global_attn_every_n_layers = f.opt_int("global_attn_every_n_layers", 1, kMaxDim).value_or(3);
+  }
+  if (a.norm == NormPlacement::Pre) {
+    c.norm_bias = f.opt_bool("norm_bias", false);
+    c.attention_bias = f.opt_bool("attention_bias", false);
+    c.mlp_bias = f.opt_bool("mlp_bias", false);
+    c.head_bias = f.opt_bool("classifier_bias", false);
+    const std::string pooling = f.opt_string("classifier_pooling").value_or("cls");
+    if (pooling != "cls" && pooling != "mean")
+      f.fail("classifier_pooling", "must be 'cls' or 'mean', found " + clip(pooling));
+    c.head_pooling = pooling == "mean" ? Pooling::Mean : Pooling::Cls;
+  }
 
   // Labels.
   if (const json* id2label = find(j, "id2label")) {
@@ -286,7 +397,7 @@ BertConfig BertConfig::from_json(const json& j, const fs::path& source) {
   return c;
 }
 
-Pooling BertConfig::pooling_from_json(const json& j, const std::string& where,
+Pooling EncoderConfig::pooling_from_json(const json& j, const std::string& where,
                                       std::int64_t hidden_size) {
   if (!j.is_object()) throw Error(where + ": pooling config must be a JSON object");
   Fields f{j, where};
@@ -312,17 +423,30 @@ Pooling BertConfig::pooling_from_json(const json& j, const std::string& where,
   return cls ? Pooling::Cls : Pooling::Mean;
 }
 
-BertConfig BertConfig::load(const fs::path& dir) {
+EncoderConfig EncoderConfig::load(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) throw Error("model folder '" + dir.string() + "' does not exist");
   if (!fs::is_directory(dir, ec)) throw Error("'" + dir.string() + "' is not a folder");
   const fs::path config_path = dir / "config.json";
-  BertConfig c = from_json(read_json_file(config_path, "model config"), config_path);
+  EncoderConfig c = from_json(read_json_file(config_path, "model config"), config_path);
 
   const fs::path pooling_path = dir / "1_Pooling" / "config.json";
   if (fs::exists(pooling_path, ec))
     c.default_pooling = pooling_from_json(read_json_file(pooling_path, "pooling config"),
                                           pooling_path.string(), c.hidden_size);
+  // sentence-transformers' pipeline: [Transformer, Pooling, Normalize?].
+  const fs::path modules_path = dir / "modules.json";
+  if (fs::exists(modules_path, ec)) {
+    const json modules = read_json_file(modules_path, "sentence-transformers modules");
+    if (!modules.is_array())
+      throw Error(modules_path.string() + ": must be a JSON list of modules");
+    for (const auto& m : modules) {
+      const json* type = m.is_object() ? find(m, "type") : nullptr;
+      if (type && type->is_string() &&
+          type->get<std::string>() == "sentence_transformers.models.Normalize")
+        c.default_normalize = true;
+    }
+  }
   return c;
 }
 
