@@ -356,6 +356,25 @@ TEST(TorchPickle, ReadsTheValuesAStateDictUses) {
   EXPECT_EQ(r.end_offset(), p.b.size());
 }
 
+TEST(TorchPickle, NewobjStringsAndPersistentIds) {
+  // NEWOBJ of OrderedDict is a dict, as REDUCE; protocol-2 strings; BINPERSID wraps its id.
+  P p;
+  p.proto().mark().global("collections", "OrderedDict").op(')').byte(0x81);
+  p.op('U').byte(2).raw("py").op('T').raw(le(3, 4)).raw("str");
+  p.op('B').raw(le(1, 4)).raw("b").str("key").op('Q').op('t').stop();
+  const auto r = run(p);
+  const auto& items = r.root().items;
+  ASSERT_EQ(items.size(), 5u);
+  EXPECT_EQ(items[0]->kind, pickle::Kind::Dict);
+  EXPECT_EQ(items[1]->str, "py");
+  EXPECT_EQ(items[2]->str, "str");
+  EXPECT_EQ(items[3]->kind, pickle::Kind::Bytes);
+  ASSERT_EQ(items[4]->kind, pickle::Kind::PersistentId);
+  EXPECT_EQ(items[4]->items[0]->str, "key");
+  EXPECT_TRUE(pickle::global_allowed("torch._utils", "_rebuild_tensor_v2"));
+  EXPECT_FALSE(pickle::global_allowed("torch", "load"));
+}
+
 TEST(TorchPickle, EdgeCasesFailCleanly) {
   auto err = [](const P& p, std::vector<std::string> frags) {
     frags.push_back("test.pkl");
@@ -721,15 +740,13 @@ TEST(TorchWeightStore, ShardedBinIndexIsValidated) {
 // ---------------------------------------------------------------------------------------
 // The CLI
 
-TEST(TorchCli, RunOnBinEqualsRunOnSafetensors) {
-  const fs::path dir = test::temp_dir("torch_cli");
-  const std::string texts = (test::shared_dir() / "reference" / "texts.jsonl").string();
-  const std::string bin = (checkpoints() / "clinc-bert-mini-bin").string();
-  const std::string st = (test::shared_dir() / "models" / "clinc-bert-mini").string();
-  auto a = test::run_cli("run --model " + bin + " --threads 1 --input " + texts + " --output " +
+// `encore run` over `texts` on both folders must write bit-identical outputs.
+void expect_same_run(const fs::path& ckpt, const fs::path& twin, const std::string& texts) {
+  const fs::path dir = test::temp_dir("torch_cli_" + ckpt.filename().string());
+  auto a = test::run_cli("run --model " + ckpt.string() + " --threads 1 " + texts + " --output " +
                          (dir / "bin.safetensors").string());
   ASSERT_EQ(a.exit_code, 0) << a.err;
-  auto b = test::run_cli("run --model " + st + " --threads 1 --input " + texts + " --output " +
+  auto b = test::run_cli("run --model " + twin.string() + " --threads 1 " + texts + " --output " +
                          (dir / "st.safetensors").string());
   ASSERT_EQ(b.exit_code, 0) << b.err;
   const auto x = SafetensorsFile::open(dir / "bin.safetensors");
@@ -745,6 +762,22 @@ TEST(TorchCli, RunOnBinEqualsRunOnSafetensors) {
     EXPECT_EQ(std::memcmp(u->data, t.data, t.bytes), 0) << t.name;
   }
   fs::remove_all(dir);
+}
+
+TEST(TorchCli, RunOnBinEqualsRunOnSafetensors) {
+  expect_same_run(checkpoints() / "clinc-bert-mini-bin",
+                  test::shared_dir() / "models" / "clinc-bert-mini",
+                  "--input " + (test::shared_dir() / "reference" / "texts.jsonl").string());
+}
+
+TEST(TorchCli, EveryFixtureRunsLikeItsTwin) {
+  // The legacy file's extra position_ids and the MLM head's keys are unused names.
+  const std::string texts = test::shell_quote("book a flight to paris") + " " +
+                            test::shell_quote("Ünïcode, émoji 🙂 and numbers 12345");
+  for (const auto& [name, twin] : twins()) {
+    SCOPED_TRACE(name);
+    expect_same_run(checkpoints() / name, twin, texts);
+  }
 }
 
 TEST(TorchCli, MaliciousCheckpointExitsWithOne) {
