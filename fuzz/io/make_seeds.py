@@ -126,8 +126,134 @@ def config_seeds():
     return s
 
 
+# --- PyTorch checkpoints (fuzz_torch_checkpoint): hand-assembled pickles, zips, legacy files
+
+def _pk_str(s):
+    b = s.encode()
+    return b"X" + struct.pack("<I", len(b)) + b
+
+
+def _pk_int(v):
+    if 0 <= v < 256:
+        return b"K" + bytes([v])
+    if 0 <= v < 65536:
+        return b"M" + struct.pack("<H", v)
+    if -2**31 <= v < 2**31:
+        return b"J" + struct.pack("<i", v)
+    return b"\x8a\x08" + struct.pack("<q", v)
+
+
+def _pk_ints(v):
+    return b"(" + b"".join(_pk_int(x) for x in v) + b"t"
+
+
+def _pk_global(module, name):
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def state_dict_pickle(tensors, legacy=False, extra=b""):
+    """tensors: (name, storage type, key, storage numel, offset, size, stride); the pickle
+    torch.save writes for an OrderedDict state dict (memo puts included)."""
+    out = b"\x80\x02" + _pk_global("collections", "OrderedDict") + b"q\x00)Rq\x01("
+    for i, (name, stype, key, numel, off, size, stride) in enumerate(tensors):
+        out += _pk_str(name)
+        out += (b"h\x02" if i else _pk_global("torch._utils", "_rebuild_tensor_v2") + b"q\x02")
+        out += b"((" + _pk_str("storage") + _pk_global("torch", stype) + _pk_str(key)
+        out += _pk_str("cpu") + _pk_int(numel) + (b"N" if legacy else b"") + b"tQ"
+        out += _pk_int(off) + _pk_ints(size) + _pk_ints(stride) + b"\x89h\x00)Rt" + b"R"
+    out += extra + b"u."
+    return out
+
+
+def stored_zip(entries, zip64=False):
+    out, cd = b"", b""
+    for name, data in entries:
+        n = name.encode()
+        off = len(out)
+        out += struct.pack("<IHHHHHIIIHH", 0x04034b50, 20, 0, 0, 0, 0, 0, len(data), len(data),
+                           len(n), 0) + n + data
+        cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 20, 20, 0, 0, 0, 0, 0, len(data),
+                          len(data), len(n), 0, 0, 0, 0, 0, off) + n
+    cd_off = len(out)
+    out += cd
+    if zip64:
+        z64 = len(out)
+        out += struct.pack("<IQHHIIQQQQ", 0x06064b50, 44, 45, 45, 0, 0, len(entries),
+                           len(entries), len(cd), cd_off)
+        out += struct.pack("<IIQI", 0x07064b50, 0, z64, 1)
+        out += struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF,
+                           0xFFFFFFFF, 0)
+    else:
+        out += struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, len(entries), len(entries), len(cd),
+                           cd_off, 0)
+    return out
+
+
+def torch_zip(tensors, storages, folder="archive", zip64=False, extra_entries=()):
+    e = [(folder + "/data.pkl", state_dict_pickle(tensors))]
+    e += [(folder + "/data/" + k, d) for k, d in storages]
+    e += [(folder + "/version", b"3\n")] + list(extra_entries)
+    return stored_zip(e, zip64)
+
+
+def legacy(tensors, storages):
+    """storages: (key, element count, raw bytes) in file order."""
+    out = b"\x80\x02\x8a\x0a" + (0x1950a86a20f9469cfc6c).to_bytes(10, "little") + b"."
+    out += b"\x80\x02" + _pk_int(1001) + b"."
+    out += b"\x80\x02}(" + _pk_str("protocol_version") + _pk_int(1001)
+    out += _pk_str("little_endian") + b"\x88" + _pk_str("type_sizes") + b"}("
+    out += _pk_str("short") + _pk_int(2) + _pk_str("int") + _pk_int(4) + _pk_str("long")
+    out += _pk_int(4) + b"uu."
+    out += state_dict_pickle(tensors, legacy=True)
+    out += b"\x80\x02](" + b"".join(_pk_str(k) for k, _, _ in storages) + b"e."
+    for _, n, raw in storages:
+        out += struct.pack("<q", n) + raw
+    return out
+
+
+def torch_seeds():
+    s = {}
+    w = f32(1, 2, 3, 4, 5, 6)
+    mixed = [("w", "FloatStorage", "0", 6, 0, [2, 3], [3, 1]),
+             ("w_t", "FloatStorage", "0", 6, 0, [3, 2], [1, 3]),
+             ("tail", "FloatStorage", "0", 6, 4, [2], [1]),
+             ("h", "HalfStorage", "1", 2, 0, [2], [1]),
+             ("bf", "BFloat16Storage", "2", 1, 0, [], []),
+             ("ids", "LongStorage", "3", 2, 0, [1, 2], [2, 1]),
+             ("empty", "FloatStorage", "4", 0, 0, [0, 3], [3, 1])]
+    stor = [("0", w), ("1", struct.pack("<2H", 0x3C00, 0xC000)), ("2", struct.pack("<H", 0x3F80)),
+            ("3", struct.pack("<2q", 0, 1)), ("4", b"")]
+    s["zip_mixed"] = torch_zip(mixed, stor)
+    s["zip64_mixed"] = torch_zip(mixed, stor, folder="pytorch_model", zip64=True,
+                                 extra_entries=[("pytorch_model/byteorder", b"little")])
+    s["zip_module_prefix"] = torch_zip([("module.a", "FloatStorage", "0", 6, 0, [6], [1])],
+                                       [("0", w)], folder="model")
+    s["zip_metadata_build"] = stored_zip([
+        ("archive/data.pkl", state_dict_pickle(
+            [("x", "DoubleStorage", "0", 1, 0, [1], [1])]).rstrip(b".")[:-1]
+         + b"u}" + _pk_str("_metadata") + b"}sb."),
+        ("archive/data/0", struct.pack("<d", 2.5))])
+    s["zip_oob"] = torch_zip([("bad", "FloatStorage", "0", 6, 4, [3], [1])], [("0", w)])
+    s["legacy"] = legacy([("a", "FloatStorage", "100", 3, 1, [2], [1]),
+                          ("ids", "LongStorage", "200", 2, 0, [2], [1])],
+                         [("200", 2, struct.pack("<2q", 0, 1)), ("100", 3, f32(1, 2, 3))])
+    # A protocol-4 pickle (STACK_GLOBAL, MEMOIZE, FRAME, SHORT_BINUNICODE) of a plain dict.
+    s["pickle_proto4"] = (b"\x80\x04\x95\x20\x00\x00\x00\x00\x00\x00\x00"
+                          b"\x8c\x0bcollections\x94\x8c\x0bOrderedDict\x94\x93\x94)R\x94"
+                          b"\x8c\x01a\x94K\x01s.")
+    # What the refused fixtures do, in small.
+    s["pickle_posix_system"] = (b"\x80\x02" + _pk_global("posix", "system")
+                                + _pk_str("touch /tmp/encore_fuzz_canary") + b"\x85R.")
+    for name in ("os-system", "storage-oob", "subprocess-popen"):
+        p = SHARED / "models" / "checkpoints" / "malicious" / name / "pytorch_model.bin"
+        if p.exists():
+            s["fixture_" + name] = p.read_bytes()
+    return s
+
+
 def main():
-    for sub, seeds in (("safetensors", safetensors_seeds()), ("bert_config", config_seeds())):
+    for sub, seeds in (("safetensors", safetensors_seeds()), ("bert_config", config_seeds()),
+                       ("torch_checkpoint", torch_seeds())):
         d = HERE / "seeds" / sub
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)

@@ -9,6 +9,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <set>
@@ -18,6 +19,7 @@
 
 #include "core/file_io.hpp"
 #include "encore/error.hpp"
+#include "io/torch_checkpoint.hpp"
 
 static_assert(std::endian::native == std::endian::little,
               "safetensors data is little-endian; encore reads it in place");
@@ -529,6 +531,57 @@ void SafetensorsWriter::write(const fs::path& path) const {
 // ---------------------------------------------------------------------------------------
 // WeightStore
 
+namespace {
+
+class SafetensorsWeightFile final : public WeightFile {
+ public:
+  explicit SafetensorsWeightFile(SafetensorsFile f) : f_(std::move(f)) {}
+  const fs::path& path() const override { return f_.path(); }
+  std::size_t file_size() const override { return f_.file_size(); }
+  const std::vector<TensorView>& tensors() const override { return f_.tensors(); }
+  const TensorView* find(std::string_view name) const override { return f_.find(name); }
+  std::string_view format() const override { return "safetensors"; }
+  void close() override { f_.close(); }
+
+ private:
+  SafetensorsFile f_;
+};
+
+class TorchWeightFile final : public WeightFile {
+ public:
+  explicit TorchWeightFile(TorchCheckpoint f) : f_(std::move(f)) {}
+  const fs::path& path() const override { return f_.path(); }
+  std::size_t file_size() const override { return f_.file_size(); }
+  const std::vector<TensorView>& tensors() const override { return f_.tensors(); }
+  const TensorView* find(std::string_view name) const override { return f_.find(name); }
+  std::string_view format() const override { return f_.format(); }
+  void close() override { f_.close(); }
+
+ private:
+  TorchCheckpoint f_;
+};
+
+std::unique_ptr<WeightFile> open_safetensors(const fs::path& p) {
+  return std::make_unique<SafetensorsWeightFile>(SafetensorsFile::open(p));
+}
+std::unique_ptr<WeightFile> open_torch(const fs::path& p, bool strip_module_prefix) {
+  return std::make_unique<TorchWeightFile>(TorchCheckpoint::open(p, {strip_module_prefix}));
+}
+
+// The folder's *.pth / *.pt regular files, sorted.
+std::vector<fs::path> bare_state_dicts(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const auto ext = e.path().extension();
+    if ((ext == ".pth" || ext == ".pt") && e.is_regular_file(ec)) out.push_back(e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
 WeightStore WeightStore::open(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) throw Error("model folder '" + dir.string() + "' does not exist");
@@ -536,13 +589,11 @@ WeightStore WeightStore::open(const fs::path& dir) {
 
   WeightStore store;
   store.dir_ = dir;
-  const fs::path single = dir / "model.safetensors";
-  const fs::path index = dir / "model.safetensors.index.json";
 
-  if (fs::exists(single, ec)) {
-    store.source_ = single;
-    store.files_.push_back(SafetensorsFile::open(single));
-  } else if (fs::exists(index, ec)) {
+  // A shard index: {"weight_map": {tensor: shard file}}, each shard opened with `open_file`.
+  auto open_index = [&](const fs::path& index,
+                        const std::function<std::unique_ptr<WeightFile>(const fs::path&)>&
+                            open_file) {
     store.source_ = index;
     store.sharded_ = true;
     const std::string where = index.string();
@@ -572,34 +623,56 @@ WeightStore WeightStore::open(const fs::path& dir) {
           throw Error(where + ": shard " + squote(shard) + " (for tensor " + squote(name) +
                       ") does not exist in '" + dir.string() + "'");
         shard_index.emplace(shard, store.files_.size());
-        store.files_.push_back(SafetensorsFile::open(p));
+        store.files_.push_back(open_file(p));
       }
       mapping.emplace_back(name, shard);
     }
     for (const auto& [name, shard] : mapping) {
-      if (!store.files_[shard_index.at(shard)].find(name))
+      if (!store.files_[shard_index.at(shard)]->find(name))
         throw Error(where + ": weight_map puts tensor " + squote(name) + " in shard " +
                     squote(shard) + ", which does not contain it");
     }
-  } else if (const char* bin = fs::exists(dir / "pytorch_model.bin", ec) ? "pytorch_model.bin"
-                               : fs::exists(dir / "pytorch_model.bin.index.json", ec)
-                                   ? "pytorch_model.bin.index.json"
-                                   : nullptr) {
-    throw Error("model folder '" + dir.string() + "' contains only " + bin +
-                "; PyTorch pickle checkpoints are not supported yet — convert with "
-                "`model.save_pretrained(dir, safe_serialization=True)`");
+  };
+  auto open_single = [&](const fs::path& file,
+                         std::unique_ptr<WeightFile> (*open_file)(const fs::path&)) {
+    store.source_ = file;
+    store.files_.push_back(open_file(file));
+  };
+
+  // Safetensors first, then PyTorch files, as transformers' from_pretrained.
+  if (const fs::path p = dir / "model.safetensors"; fs::exists(p, ec)) {
+    open_single(p, open_safetensors);
+  } else if (const fs::path i = dir / "model.safetensors.index.json"; fs::exists(i, ec)) {
+    open_index(i, open_safetensors);
+  } else if (const fs::path b = dir / "pytorch_model.bin"; fs::exists(b, ec)) {
+    open_single(b, [](const fs::path& f) { return open_torch(f, true); });
+  } else if (const fs::path bi = dir / "pytorch_model.bin.index.json"; fs::exists(bi, ec)) {
+    open_index(bi, [](const fs::path& f) { return open_torch(f, false); });
+  } else if (const auto pth = bare_state_dicts(dir); pth.size() == 1) {
+    open_single(pth[0], [](const fs::path& f) { return open_torch(f, true); });
+  } else if (pth.size() > 1) {
+    std::string list;
+    for (const auto& f : pth) list += (list.empty() ? "" : ", ") + f.filename().string();
+    throw Error(
+        "model folder '" + dir.string() +
+        "' has no model.safetensors or pytorch_model.bin "
+        "and several PyTorch files (" +
+        list +
+        "); it is ambiguous which holds the weights: keep one, or name it pytorch_model.bin");
   } else {
     throw Error("model folder '" + dir.string() +
-                "' has no weights: expected model.safetensors or model.safetensors.index.json");
+                "' has no weights: expected model.safetensors or model.safetensors.index.json "
+                "(or pytorch_model.bin, pytorch_model.bin.index.json, or a single *.pth / *.pt "
+                "state dict)");
   }
 
   for (std::size_t i = 0; i < store.files_.size(); ++i) {
-    for (const auto& t : store.files_[i].tensors()) {
+    for (const auto& t : store.files_[i]->tensors()) {
       auto [it, inserted] = store.index_.try_emplace(t.name, i, &t);
       if (!inserted)
         throw Error(store.source_.string() + ": tensor " + squote(t.name) + " appears in both '" +
-                    store.files_[it->second.first].path().string() + "' and '" +
-                    store.files_[i].path().string() + "'");
+                    store.files_[it->second.first]->path().string() + "' and '" +
+                    store.files_[i]->path().string() + "'");
     }
   }
   return store;
@@ -614,7 +687,7 @@ const fs::path& WeightStore::file_of(std::string_view name) const {
   auto it = index_.find(name);
   if (it == index_.end())
     throw Error(source_.string() + ": no tensor " + squote(std::string(name)));
-  return files_[it->second.first].path();
+  return files_[it->second.first]->path();
 }
 
 std::vector<std::string> WeightStore::names() const {
@@ -624,9 +697,19 @@ std::vector<std::string> WeightStore::names() const {
   return out;
 }
 
+std::uintmax_t WeightStore::bytes_on_disk() const {
+  std::uintmax_t total = 0;
+  for (const auto& f : files_) total += f->file_size();
+  return total;
+}
+
+std::string_view WeightStore::format() const {
+  return files_.empty() ? std::string_view() : files_.front()->format();
+}
+
 void WeightStore::close() {
   index_.clear();
-  for (auto& f : files_) f.close();
+  for (auto& f : files_) f->close();
   files_.clear();
 }
 

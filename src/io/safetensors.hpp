@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -126,14 +127,34 @@ class SafetensorsWriter {
   std::map<std::string, std::string> metadata_;
 };
 
-// The weights of a Hugging Face model folder: `model.safetensors`, or the shards listed in
-// `model.safetensors.index.json`. Tensor names are looked up across all shards.
+// One file of a WeightStore, whatever its format (safetensors or a PyTorch checkpoint).
+class WeightFile {
+ public:
+  virtual ~WeightFile() = default;
+  virtual const std::filesystem::path& path() const = 0;
+  virtual std::size_t file_size() const = 0;
+  // All tensors, sorted by name; the views are valid until close().
+  virtual const std::vector<TensorView>& tensors() const = 0;
+  // nullptr when there is no tensor of that name.
+  virtual const TensorView* find(std::string_view name) const = 0;
+  // "safetensors", "torch zip" or "torch legacy".
+  virtual std::string_view format() const = 0;
+  virtual void close() = 0;
+};
+
+// The weights of a Hugging Face model folder, in the order transformers prefers them:
+// `model.safetensors`, the shards listed in `model.safetensors.index.json`,
+// `pytorch_model.bin`, the shards listed in `pytorch_model.bin.index.json`, or else the
+// folder's only `*.pth` / `*.pt` file (a bare state dict; a `module.` prefix on every name,
+// as DataParallel writes, is dropped, as it is for a single pytorch_model.bin). PyTorch
+// files are read without executing their pickles (see torch_checkpoint.hpp). Tensor names
+// are looked up across all shards.
 class WeightStore {
  public:
-  // Throws encore::Error when the folder does not exist, holds no safetensors weights
-  // (with a conversion hint when it holds only pytorch_model.bin), or when the index or a
-  // shard is invalid (missing shard, a tensor in two shards, a mapped name absent from its
-  // shard).
+  // Throws encore::Error when the folder does not exist, holds no weights, holds several
+  // *.pth / *.pt files and nothing else, or when the index or a file is invalid (missing
+  // shard, a tensor in two shards, a mapped name absent from its shard, a PyTorch pickle
+  // that references anything but tensors).
   static WeightStore open(const std::filesystem::path& model_dir);
 
   WeightStore(WeightStore&&) noexcept = default;
@@ -146,7 +167,11 @@ class WeightStore {
   const std::filesystem::path& file_of(std::string_view name) const;
   // All tensor names across shards, sorted.
   std::vector<std::string> names() const;
-  const std::vector<SafetensorsFile>& files() const { return files_; }
+  const std::vector<std::unique_ptr<WeightFile>>& files() const { return files_; }
+  // Total size of the weight files.
+  std::uintmax_t bytes_on_disk() const;
+  // The files' format ("safetensors", "torch zip", "torch legacy"); empty once closed.
+  std::string_view format() const;
   const std::filesystem::path& model_dir() const { return dir_; }
   // What error messages call the weights: the single file, or the index file.
   const std::filesystem::path& source() const { return source_; }
@@ -160,7 +185,7 @@ class WeightStore {
 
   std::filesystem::path dir_, source_;
   bool sharded_ = false;
-  std::vector<SafetensorsFile> files_;
+  std::vector<std::unique_ptr<WeightFile>> files_;
   // name -> (shard index, view inside files_[shard]); views are stable while files_ lives.
   std::map<std::string, std::pair<std::size_t, const TensorView*>, std::less<>> index_;
 };

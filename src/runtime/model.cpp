@@ -81,7 +81,7 @@ std::shared_ptr<const Model> Model::load(const std::filesystem::path& dir,
   }
   {
     io::WeightStore store = io::WeightStore::open(dir);
-    for (const auto& f : store.files()) impl->bytes_on_disk += f.file_size();
+    impl->bytes_on_disk = store.bytes_on_disk();
     EncoderWeights weights = EncoderWeights::load(store, impl->config);
     impl->parameters = weights.parameter_count;
     impl->disk_usage = weights.disk_usage;
