@@ -36,12 +36,20 @@ runtime::PackedBatch pack(const std::vector<Row>& rows, std::size_t first, std::
 double forward_flops(const Model& model, const std::vector<std::int64_t>& lengths) {
   const auto& c = model.internals().config;
   const double H = static_cast<double>(c.hidden_size), I = static_cast<double>(c.intermediate_size),
-               L = static_cast<double>(c.num_hidden_layers);
-  const double per_token = 2.0 * L * (4 * H * H + 2 * H * I);
+               L = static_cast<double>(c.num_hidden_layers),
+               E = static_cast<double>(c.embedding_size > 0 ? c.embedding_size : c.hidden_size);
+  // Per layer: QKV + output (4H²), FFN up (gated: [value | gate], 2I wide) and down.
+  const double ffn = c.arch->gated_ffn ? 3 * H * I : 2 * H * I;
+  double per_token = 2.0 * L * (4 * H * H + ffn);
+  if (E != H) per_token += 2.0 * E * H;                                          // projection
+  if (c.conv_kernel_size > 0) per_token += 2.0 * static_cast<double>(c.conv_kernel_size) * H * H;
+  // QKᵀ and PV; DeBERTa adds a q·Kr and a k·Qr product per score.
+  const double attention =
+      c.relative_attention ? (2.0 + (c.c2p ? 1 : 0) + (c.p2c ? 1 : 0)) / 2.0 : 1.0;
   double f = 0;
   for (auto s : lengths) {
     const double S = static_cast<double>(s);
-    f += S * per_token + 4.0 * S * S * H * L;
+    f += S * per_token + 4.0 * S * S * H * L * attention;
   }
   return f;
 }
