@@ -1,7 +1,9 @@
 // Shared helpers for the test suite.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <numbers>
 #include <random>
@@ -16,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "encore/error.hpp"
+#include "io/safetensors.hpp"
 #include "kernels/activation.hpp"
 
 // Asserts that `haystack` (a message) contains `needle`, printing the message otherwise.
@@ -45,6 +48,38 @@ inline std::vector<float> normal_vector(std::size_t n, unsigned seed, float stdd
   std::normal_distribution<float> dist(mean, stddev);
   std::vector<float> v(n);
   for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// Comparisons of outputs against references (reference, architecture and precision tests).
+// Infinity when the sizes differ.
+inline float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  float m = 0.f;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+inline std::size_t argmax(const std::vector<float>& v) {
+  return static_cast<std::size_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+// Cosine of two n-vectors in double; 1 for two zero vectors.
+inline double cosine(const float* a, const float* b, std::size_t n) {
+  double ab = 0, aa = 0, bb = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    ab += static_cast<double>(a[i]) * b[i];
+    aa += static_cast<double>(a[i]) * a[i];
+    bb += static_cast<double>(b[i]) * b[i];
+  }
+  return aa == 0 && bb == 0 ? 1.0 : ab / std::sqrt(aa * bb);
+}
+
+// An I64 reference tensor (input_ids, token_type_ids) as values.
+inline std::vector<std::int64_t> int64_values(const io::TensorView& t) {
+  EXPECT_EQ(t.dtype, io::DType::I64) << t.name;
+  std::vector<std::int64_t> v(static_cast<std::size_t>(t.numel()));
+  if (t.dtype == io::DType::I64) std::memcpy(v.data(), t.data, v.size() * sizeof(std::int64_t));
   return v;
 }
 

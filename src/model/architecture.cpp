@@ -94,26 +94,20 @@ Architecture distilbert() {
   return a;
 }
 
+// BERT's embeddings and FFN names; its own attention names; no token types.
 Architecture mpnet() {
   Architecture a;
   a.model_type = "mpnet";
   a.class_prefix = "MPNet";
+  a.names = bert_names("mpnet.");
   TensorNames& n = a.names;
-  n.prefixes = {"mpnet.", ""};
-  n.word = "embeddings.word_embeddings";
-  n.position = "embeddings.position_embeddings";
-  n.embedding_norm = "embeddings.LayerNorm";
-  n.layer = "encoder.layer.{i}.";
+  n.token_type.clear();
   n.query = "attention.attn.q";
   n.key = "attention.attn.k";
   n.value = "attention.attn.v";
   n.attention_output = "attention.attn.o";
   n.attention_norm = "attention.LayerNorm";
-  n.ffn_in = "intermediate.dense";
-  n.ffn_out = "output.dense";
-  n.ffn_norm = "output.LayerNorm";
   n.relative_bias = "encoder.relative_attention_bias";
-  n.pooler = "pooler.dense";
   n.head_dense = "classifier.dense";
   n.classifier = "classifier.out_proj";
   a.positions_after_padding = true;
@@ -123,16 +117,13 @@ Architecture mpnet() {
   return a;
 }
 
+// BERT's embedding names; one layer per weight group, with ALBERT's own names.
 Architecture albert() {
   Architecture a;
   a.model_type = "albert";
   a.class_prefix = "Albert";
+  a.names = bert_names("albert.");
   TensorNames& n = a.names;
-  n.prefixes = {"albert.", ""};
-  n.word = "embeddings.word_embeddings";
-  n.position = "embeddings.position_embeddings";
-  n.token_type = "embeddings.token_type_embeddings";
-  n.embedding_norm = "embeddings.LayerNorm";
   n.embedding_projection = "encoder.embedding_hidden_mapping_in";
   n.layer = "encoder.albert_layer_groups.{g}.albert_layers.0.";
   n.query = "attention.query";
@@ -144,7 +135,6 @@ Architecture albert() {
   n.ffn_out = "ffn_output";
   n.ffn_norm = "full_layer_layer_norm";
   n.pooler = "pooler";
-  n.classifier = "classifier";
   a.embedding_size = true;
   a.layer_groups = true;
   return a;

@@ -15,17 +15,10 @@
 #include "kernels/gated_activation.hpp"
 #include "kernels/layer_norm.hpp"
 #include "kernels/rotary.hpp"
+#include "test_support.hpp"
 
 namespace encore::kernels {
 namespace {
-
-std::vector<float> random_vector(std::size_t n, float scale, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 // softmax(q·kᵀ/√d + rel[h][j - i], masked beyond the window)·v, in double.
 std::vector<double> biased_reference(const std::vector<float>& qkv,
@@ -68,9 +61,9 @@ void check_biased_attention(AttentionPrecision precision, double tolerance) {
   for (auto l : lengths) begin.push_back(begin.back() + l);
   const int max_len = 40;
   for (const auto& [H, heads] : std::vector<std::pair<int, int>>{{48, 2}, {64, 2}, {40, 2}}) {
-    const auto qkv = random_vector(static_cast<std::size_t>(begin.back()) * 3 * H, 1.f, 7);
+    const auto qkv = test::normal_vector(static_cast<std::size_t>(begin.back()) * 3 * H, 7, 1.f);
     const int center = max_len - 1, span = 2 * center + 1;
-    const auto rel = random_vector(static_cast<std::size_t>(heads * span), 1.f, 11);
+    const auto rel = test::normal_vector(static_cast<std::size_t>(heads * span), 11, 1.f);
     for (const int window : {0, 8}) {
       for (const bool with_rel : {false, true}) {
         AttentionBias bias;
@@ -111,9 +104,9 @@ TEST(PositionKernels, DisentangledAttentionMatchesPlainLoops) {
   std::vector<std::int32_t> begin{0};
   for (auto l : lengths) begin.push_back(begin.back() + l);
   const int H = 48, heads = 2, d = 24, span = 8, max_len = 37, center = max_len - 1;
-  const auto qkv = random_vector(static_cast<std::size_t>(begin.back()) * 3 * H, 1.f, 21);
-  const auto pk = random_vector(std::size_t(2 * span) * H, 1.f, 22);
-  const auto pq = random_vector(std::size_t(2 * span) * H, 1.f, 23);
+  const auto qkv = test::normal_vector(static_cast<std::size_t>(begin.back()) * 3 * H, 21, 1.f);
+  const auto pk = test::normal_vector(std::size_t(2 * span) * H, 22, 1.f);
+  const auto pq = test::normal_vector(std::size_t(2 * span) * H, 23, 1.f);
   std::vector<std::int32_t> index(2 * max_len - 1);
   for (int r = -(max_len - 1); r < max_len; ++r)
     index[std::size_t(r + center)] =
@@ -172,7 +165,7 @@ TEST(PositionKernels, DebertaLogBuckets) {
 
 TEST(PositionKernels, RotaryMatchesRotateHalf) {
   const int H = 48, heads = 2, d = 24, T = 70;
-  auto qkv = random_vector(static_cast<std::size_t>(T) * 3 * H, 1.f, 3);
+  auto qkv = test::normal_vector(static_cast<std::size_t>(T) * 3 * H, 3, 1.f);
   const auto original = qkv;
   std::vector<std::int32_t> pos(T);
   for (int t = 0; t < T; ++t) pos[t] = t % 35;  // two sequences
@@ -199,7 +192,7 @@ TEST(PositionKernels, RotaryMatchesRotateHalf) {
 
 TEST(PositionKernels, GatedActivationIsActOfValueTimesGate) {
   const std::int64_t rows = 9, width = 37;
-  const auto in = random_vector(static_cast<std::size_t>(rows * 2 * width), 2.f, 5);
+  const auto in = test::normal_vector(static_cast<std::size_t>(rows * 2 * width), 5, 2.f);
   std::vector<float> out(static_cast<std::size_t>(rows * width));
   gated_activation(in.data(), rows, width, Activation::GeluErf, out.data());
   double worst = 0;
@@ -215,8 +208,8 @@ TEST(PositionKernels, GatedActivationIsActOfValueTimesGate) {
 
 TEST(PositionKernels, EmbeddingsWithoutPositionOrTypeTables) {
   const int H = 16, V = 10, T = 4;
-  const auto word = random_vector(std::size_t(V) * H, 1.f, 1);
-  const auto pos_table = random_vector(std::size_t(8) * H, 1.f, 2);
+  const auto word = test::normal_vector(std::size_t(V) * H, 1, 1.f);
+  const auto pos_table = test::normal_vector(std::size_t(8) * H, 2, 1.f);
   const std::vector<float> gamma(H, 1.f), beta(H, 0.f);
   const std::vector<std::int32_t> ids{3, 1, 4, 1}, positions{0, 1, 2, 3}, types{0, 0, 0, 0};
   std::vector<float> a(std::size_t(T) * H), b(std::size_t(T) * H), zeros(std::size_t(8) * H, 0.f);
@@ -234,8 +227,8 @@ TEST(PositionKernels, EmbeddingsWithoutPositionOrTypeTables) {
 }
 
 TEST(PositionKernels, AddInplace) {
-  auto x = random_vector(40000, 1.f, 8);
-  const auto y = random_vector(40000, 1.f, 9);
+  auto x = test::normal_vector(40000, 8, 1.f);
+  const auto y = test::normal_vector(40000, 9, 1.f);
   const auto x0 = x;
   add_inplace(x.data(), y.data(), static_cast<std::int64_t>(x.size()));
   for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(x[i], x0[i] + y[i]);

@@ -19,6 +19,10 @@
 namespace encore {
 namespace {
 
+using test::argmax;
+using test::cosine;
+using test::max_abs_diff;
+
 namespace fs = std::filesystem;
 
 struct ArchReference {
@@ -41,32 +45,9 @@ const ArchReference& reference(const std::string& name) {
   return cache.emplace(name, std::move(r)).first->second;
 }
 
-std::vector<std::int64_t> ints(const io::TensorView& t) {
-  std::vector<std::int64_t> v(static_cast<std::size_t>(t.numel()));
-  std::memcpy(v.data(), t.data, v.size() * sizeof(std::int64_t));
-  return v;
-}
 
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return INFINITY;
-  float m = 0.f;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
 
-std::size_t argmax(const std::vector<float>& v) {
-  return static_cast<std::size_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
 
-double cosine(const float* a, const float* b, std::size_t n) {
-  double ab = 0, aa = 0, bb = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    ab += static_cast<double>(a[i]) * b[i];
-    aa += static_cast<double>(a[i]) * a[i];
-    bb += static_cast<double>(b[i]) * b[i];
-  }
-  return aa == 0 && bb == 0 ? 1.0 : ab / std::sqrt(aa * bb);
-}
 
 fs::path model_dir(const std::string& name) {
   return test::shared_dir() / "models" / "arch" / name;
@@ -84,11 +65,11 @@ TEST_P(ArchitectureVsReference, Fp32MatchesTransformers) {
   std::size_t poolers = 0, logits = 0, sentences = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const std::string k = "." + std::to_string(i);
-    const auto ids = ints(*ref.file.find("input_ids" + k));
+    const auto ids = test::int64_values(*ref.file.find("input_ids" + k));
     ASSERT_EQ(rows[i].input_ids.size(), ids.size()) << name << " row " << i;
     for (std::size_t t = 0; t < ids.size(); ++t)
       ASSERT_EQ(rows[i].input_ids[t], static_cast<std::int32_t>(ids[t])) << name << " row " << i;
-    const auto types = ints(*ref.file.find("token_type_ids" + k));
+    const auto types = test::int64_values(*ref.file.find("token_type_ids" + k));
     for (std::size_t t = 0; t < types.size(); ++t)
       ASSERT_EQ(rows[i].token_type_ids[t], static_cast<std::int32_t>(types[t])) << "row " << i;
     const float h = max_abs_diff(rows[i].last_hidden_state,

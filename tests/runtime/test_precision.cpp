@@ -17,6 +17,9 @@
 namespace encore {
 namespace {
 
+using test::argmax;
+using test::cosine;
+
 namespace fs = std::filesystem;
 
 std::vector<TextInput> reference_inputs() {
@@ -46,19 +49,7 @@ ModelOptions options(Precision p) {
   return o;
 }
 
-double cosine(const float* a, const float* b, std::size_t n) {
-  double ab = 0, aa = 0, bb = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    ab += static_cast<double>(a[i]) * b[i];
-    aa += static_cast<double>(a[i]) * a[i];
-    bb += static_cast<double>(b[i]) * b[i];
-  }
-  return ab / std::sqrt(aa * bb);
-}
 
-std::size_t argmax(const std::vector<float>& v) {
-  return static_cast<std::size_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
 
 struct Agreement {
   double min_token_cosine = 1;

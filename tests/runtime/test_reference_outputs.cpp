@@ -14,6 +14,10 @@
 namespace encore {
 namespace {
 
+using test::argmax;
+using test::cosine;
+using test::max_abs_diff;
+
 struct Reference {
   std::vector<TextInput> inputs;
   io::SafetensorsFile file;
@@ -30,23 +34,8 @@ Reference load_reference(const std::string& model) {
   return r;
 }
 
-std::vector<std::int64_t> ints(const io::TensorView& t) {
-  EXPECT_EQ(t.dtype, io::DType::I64) << t.name;
-  std::vector<std::int64_t> v(static_cast<std::size_t>(t.numel()));
-  std::memcpy(v.data(), t.data, v.size() * sizeof(std::int64_t));
-  return v;
-}
 
-float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return INFINITY;
-  float m = 0.f;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
 
-std::size_t argmax(const std::vector<float>& v) {
-  return static_cast<std::size_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
 
 void check_model(const std::string& name) {
   const auto model = Model::load(test::shared_dir() / "models" / name);
@@ -57,11 +46,11 @@ void check_model(const std::string& name) {
   float worst_hidden = 0, worst_pooler = 0, worst_logits = 0;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const std::string k = "." + std::to_string(i);
-    const auto ids = ints(*ref.file.find("input_ids" + k));
+    const auto ids = test::int64_values(*ref.file.find("input_ids" + k));
     ASSERT_EQ(rows[i].input_ids.size(), ids.size()) << "row " << i;
     for (std::size_t t = 0; t < ids.size(); ++t)
       ASSERT_EQ(rows[i].input_ids[t], static_cast<std::int32_t>(ids[t])) << "row " << i;
-    const auto types = ints(*ref.file.find("token_type_ids" + k));
+    const auto types = test::int64_values(*ref.file.find("token_type_ids" + k));
     for (std::size_t t = 0; t < types.size(); ++t)
       ASSERT_EQ(rows[i].token_type_ids[t], static_cast<std::int32_t>(types[t])) << "row " << i;
     worst_hidden = std::max(worst_hidden, max_abs_diff(rows[i].last_hidden_state,
