@@ -1,4 +1,5 @@
-// INT8 linear layers, encore's VNNI kernel vs oneDNN's u8s8 matmul (ENCORE_INT8_KERNEL=onednn),
+// INT8 linear layers: encore's measured choice, its VNNI and AMX kernels forced, and oneDNN's
+// u8s8 matmul (ENCORE_INT8_KERNEL=vnni|amx|onednn; amx falls back to vnni without AMX),
 // on BERT-base's four GEMM shapes and the row counts of online (1, 16), small-batch (128) and
 // large-batch (1024) traffic. Both include the dynamic per-token quantization of the input and
 // the dequantizing epilogue (GELU on the FFN-up shape), i.e. one Linear::forward.
@@ -28,12 +29,12 @@ std::vector<float> normal(std::size_t n, unsigned seed, float stddev) {
   return v;
 }
 
-void BM_Int8Linear(benchmark::State& state, int in, int out, bool onednn) {
+void BM_Int8Linear(benchmark::State& state, int in, int out, const char* kernel) {
   const std::int64_t rows = state.range(0);
   const auto w = normal(static_cast<std::size_t>(in) * out, 1, 0.05f);
   const auto b = normal(static_cast<std::size_t>(out), 2, 1.f);
   const auto x = normal(static_cast<std::size_t>(rows) * in, 3, 1.f);
-  if (onednn) setenv("ENCORE_INT8_KERNEL", "onednn", 1);
+  if (*kernel) setenv("ENCORE_INT8_KERNEL", kernel, 1);
   LinearQuantization q;
   q.precision = LinearPrecision::Int8;
   Linear lin(w.data(), b.data(), in, out, out > in ? Activation::GeluErf : Activation::None, q);
@@ -54,10 +55,10 @@ void BM_Int8Linear(benchmark::State& state, int in, int out, bool onednn) {
 void register_all() {
   const int shapes[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}};
   for (const auto& s : shapes)
-    for (const bool onednn : {false, true}) {
+    for (const char* kernel : {"", "vnni", "amx", "onednn"}) {
       const std::string name = "Int8Linear/" + std::to_string(s[0]) + "x" + std::to_string(s[1]) +
-                               (onednn ? "/onednn" : "/encore");
-      benchmark::RegisterBenchmark(name.c_str(), BM_Int8Linear, s[0], s[1], onednn)
+                               "/" + (*kernel ? kernel : "encore-measured");
+      benchmark::RegisterBenchmark(name.c_str(), BM_Int8Linear, s[0], s[1], kernel)
           ->Arg(1)
           ->Arg(16)
           ->Arg(128)

@@ -9,8 +9,7 @@
 #include <cstring>
 #include <new>
 
-#include "kernels/simd.hpp"
-#include "kernels/vec_math.hpp"
+#include "kernels/int8_epilogue_avx512.hpp"
 
 namespace encore::kernels {
 namespace {
@@ -42,37 +41,18 @@ constexpr std::int64_t kRowsPerTask = 48;  // rows of one parallel task (a multi
     finish_row(c##r##0, c##r##1, c##r##2, c##r##3, e, row0 + r, col0, n, \
                y + (row0 + r) * ldy + col0);
 
-// (maskz: the unmasked intrinsic trips a GCC 12 -Wmaybe-uninitialized false positive.)
-// Same arithmetic as dequantize_epilogue (int32 zero-point correction, then
-// float(acc)·(rs·ws) + bias, no FMA), so both give bit-identical results.
-ENCORE_VNNI inline __attribute__((always_inline)) void finish_vector(__m512i acc, __m512i zp,
-                                                                     __m512 rs,
-                                                                     const Int8Epilogue& e, int c,
-                                                                     int n, float* out) {
-  if (c >= n) return;
-  const __m512i cs = _mm512_loadu_si512(e.col_sum + c);
-  const __m512i corrected = _mm512_sub_epi32(acc, _mm512_mullo_epi32(zp, cs));
-  const __m512 scale = _mm512_mul_ps(rs, _mm512_loadu_ps(e.w_scale + c));
-  const __m512 value =
-      _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, corrected), scale),
-                    _mm512_loadu_ps(e.bias + c));
-  const int left = n - c;
-  const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
-  _mm512_mask_storeu_ps(out, mask, value);
-}
-
 ENCORE_VNNI inline __attribute__((always_inline)) void finish_row(__m512i a0, __m512i a1,
                                                                   __m512i a2, __m512i a3,
                                                                   const Int8Epilogue& e,
                                                                   std::int64_t row, int col0, int n,
                                                                   float* out) {
-  const std::int64_t i = e.per_row ? row : 0;
-  const __m512i zp = _mm512_set1_epi32(e.zero_point[i]);
-  const __m512 rs = _mm512_set1_ps(e.row_scale[i]);
-  finish_vector(a0, zp, rs, e, col0, n, out);
-  finish_vector(a1, zp, rs, e, col0 + 16, n, out + 16);
-  finish_vector(a2, zp, rs, e, col0 + 32, n, out + 32);
-  finish_vector(a3, zp, rs, e, col0 + 48, n, out + 48);
+  __m512i zp;
+  __m512 rs;
+  detail::row_params(e, row, zp, rs);
+  detail::finish_vector(a0, zp, rs, e, col0, n, out);
+  detail::finish_vector(a1, zp, rs, e, col0 + 16, n, out + 16);
+  detail::finish_vector(a2, zp, rs, e, col0 + 32, n, out + 32);
+  detail::finish_vector(a3, zp, rs, e, col0 + 48, n, out + 48);
 }
 
 // One tile: `MR` rows x 64 columns over all of k, then the epilogue up to the activation.
@@ -111,14 +91,6 @@ using TileFn = void (*)(const std::uint8_t*, std::int64_t, const std::int8_t*, i
 constexpr TileFn kTiles[kRowsPerTile + 1] = {nullptr, tile<1>, tile<2>, tile<3>,
                                              tile<4>, tile<5>, tile<6>};
 
-ENCORE_SIMD_CLONES
-void activate_row(float* y, std::int64_t n, Activation act) {
-  with_activation(
-      act, [&](auto a) __attribute__((always_inline)) {
-        for (std::int64_t c = 0; c < n; ++c) y[c] = activate<decltype(a)::value>(y[c]);
-      });
-}
-
 }  // namespace
 
 bool int8_gemm_supported() {
@@ -134,7 +106,7 @@ PackedS8::PackedS8(const std::int8_t* q, int n, int k)
     : n_(n),
       k_(k),
       np_((n + kPanel - 1) / kPanel * kPanel),
-      kp_((k + 3) / 4 * 4),
+      kp_((k + 63) / 64 * 64),
       bytes_(static_cast<std::size_t>(np_) * static_cast<std::size_t>(kp_)) {
   auto* p = static_cast<std::int8_t*>(std::aligned_alloc(64, std::max<std::size_t>(bytes_, 64)));
   if (!p) throw std::bad_alloc();
@@ -173,7 +145,8 @@ void int8_gemm(const std::uint8_t* x, std::int64_t rows, std::int64_t ldx, const
       const int mr = static_cast<int>(std::min<std::int64_t>(kRowsPerTile, r_end - r));
       kTiles[mr](x + r * ldx, ldx, panel, groups, e, r, col0, n, y, ldy);
       if (e.activation != Activation::None)
-        for (int i = 0; i < mr; ++i) activate_row(y + (r + i) * ldy + col0, cols, e.activation);
+        for (int i = 0; i < mr; ++i)
+          detail::activate_row(y + (r + i) * ldy + col0, cols, e.activation);
     }
   }
 }

@@ -6,7 +6,8 @@
 // 6-row x 64-column tile stay in registers and are finished in place.
 //
 // Weights are packed once: panels of 64 output columns; within a panel, for each group of 4
-// k, 64 columns x 4 bytes (the vpdpbusd operand order). N is padded to 64 and K to 4 with zeros.
+// k, 64 columns x 4 bytes (the vpdpbusd operand order). N and K are padded to 64 with zeros
+// (K to 64 so the AMX kernel, int8_gemm_amx, reads the same packing in whole tiles).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,8 @@ namespace encore::kernels {
 
 // True when this CPU has AVX-512 VNNI (and BW), which the kernel needs.
 bool int8_gemm_supported();
+// True when this CPU (and OS) run AMX-INT8 tiles, which int8_gemm_amx needs.
+bool int8_gemm_amx_supported();
 
 struct Int8Epilogue {
   const float* row_scale;          // one per row, or one for all rows (per_row false)
@@ -37,7 +40,8 @@ class PackedS8 {
   int n() const { return n_; }
   int k() const { return k_; }
   int padded_n() const { return np_; }
-  // Row stride the u8 input must have: k rounded up to 4 (pad bytes may hold anything).
+  // Row stride the u8 input must have: k rounded up to 64 (pad bytes may hold anything:
+  // the packed weights are zero there).
   int padded_k() const { return kp_; }
   std::size_t bytes() const { return bytes_; }
   const std::int8_t* data() const { return data_.get(); }
@@ -55,5 +59,8 @@ class PackedS8 {
 // Runs on up to `threads` OpenMP threads.
 void int8_gemm(const std::uint8_t* x, std::int64_t rows, std::int64_t ldx, const PackedS8& w,
                const Int8Epilogue& epilogue, float* y, std::int64_t ldy, int threads);
+// The same on AMX tiles (int8_gemm_amx_supported()); bit-identical to int8_gemm.
+void int8_gemm_amx(const std::uint8_t* x, std::int64_t rows, std::int64_t ldx, const PackedS8& w,
+                   const Int8Epilogue& epilogue, float* y, std::int64_t ldy, int threads);
 
 }  // namespace encore::kernels

@@ -45,11 +45,16 @@ bool cpu_has_native_bf16() {
   return f.has_avx512_core() && (f.avx512_bf16 || f.amx_bf16);
 }
 
-// ENCORE_INT8_KERNEL=onednn runs INT8 through oneDNN even where encore's kernel could (A/B
-// measurements, tests of the fallback path).
-bool own_int8_kernel() {
+// ENCORE_INT8_KERNEL=onednn runs INT8 through oneDNN even where encore's kernels could;
+// =vnni or =amx forces one of encore's kernels for every row count (A/B measurements, tests
+// of each path). Unset or anything else: chosen by measurement.
+std::string forced_int8_kernel() {
   const char* e = std::getenv("ENCORE_INT8_KERNEL");
-  if (e && std::string(e) == "onednn") return false;
+  return e ? std::string(e) : std::string();
+}
+
+bool own_int8_kernel() {
+  if (forced_int8_kernel() == "onednn") return false;
   return int8_gemm_supported();
 }
 
@@ -178,6 +183,7 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
       w_scale_.resize(own_->padded_n(), 0.f);
       col_sum_.resize(own_->padded_n(), 0);
       bias_f32_.resize(own_->padded_n(), 0.f);
+      choose_int8_kernels();
       return;
     }
     // Let oneDNN choose the weight layout for a representative shape; brgemm's blocked
@@ -197,13 +203,15 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
     packed_desc_ = pd.weights_desc();
     // Without brgemm (no AVX-512), oneDNN runs gemm:jit on plain weights, and which plain
     // layout is faster depends on the shape and row count: measured, once per CPU model.
-    if (precision_ == LinearPrecision::FP32 && std::string(pd.impl_info_str()).rfind("gemm", 0) == 0)
+    if (precision_ == LinearPrecision::FP32 &&
+        std::string(pd.impl_info_str()).rfind("gemm", 0) == 0)
       packed_desc_ = choose_plain_layout(weight);
   } catch (const dnnl::error& e) {
     // oneDNN 2.6 has no BF16 matmul below AVX-512 (not even emulated); callers fall back
     // to FP32 on such CPUs (cpu_has_native_bf16), so reaching here is a caller's error.
-    throw Error(std::string("no ") + to_string(precision_) + " matmul for a " + std::to_string(in_) + "x" +
-                std::to_string(out_) + " linear on this CPU (oneDNN: " + e.what() + ")");
+    throw Error(std::string("no ") + to_string(precision_) + " matmul for a " +
+                std::to_string(in_) + "x" + std::to_string(out_) +
+                " linear on this CPU (oneDNN: " + e.what() + ")");
   }
   weights_ = memory(packed_desc_, eng);
   // f32 -> f32 or f32 -> bf16 (round to nearest even) in the same reorder.
@@ -228,12 +236,15 @@ double Linear::time_layout(const float* weight, const memory::desc& layout) cons
   for (const std::int64_t rows : {16, 1024}) {
     const auto pd = make_pd(rows, in_, out_, layout);
     dnnl::matmul mm(pd);
-    std::vector<float> x(static_cast<std::size_t>(rows) * in_, 0.5f), y(static_cast<std::size_t>(rows) * out_);
+    std::vector<float> x(static_cast<std::size_t>(rows) * in_, 0.5f),
+        y(static_cast<std::size_t>(rows) * out_);
     std::vector<std::uint8_t> scratch(pd.scratchpad_desc().get_size() + 64);
     memory src(memory::desc({rows, in_}, dt::f32, tag::ab), eng, x.data());
     memory dst(memory::desc({rows, out_}, dt::f32, tag::ab), eng, y.data());
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bias_}, {DNNL_ARG_DST, dst}};
-    if (pd.scratchpad_desc().get_size()) args.emplace(DNNL_ARG_SCRATCHPAD, memory(pd.scratchpad_desc(), eng, scratch.data()));
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, bias_}, {DNNL_ARG_DST, dst}};
+    if (pd.scratchpad_desc().get_size())
+      args.emplace(DNNL_ARG_SCRATCHPAD, memory(pd.scratchpad_desc(), eng, scratch.data()));
     double best = 1e30;
     for (int run = 0; run < 3; ++run) {  // the first warms caches and pages
       const auto t0 = std::chrono::steady_clock::now();
@@ -251,13 +262,68 @@ memory::desc Linear::choose_plain_layout(const float* weight) {
   const memory::desc ab({in_, out_}, dt::f32, tag::ab), ba({in_, out_}, dt::f32, tag::ba);
   // ENCORE_FP32_WEIGHTS=ab|ba forces a layout (A/B runs, tests).
   const char* e = std::getenv("ENCORE_FP32_WEIGHTS");
-  const std::string forced = e && std::string(e) == "ab" ? "gemm-ab" : e && std::string(e) == "ba" ? "gemm-ba" : "";
-  bias_ = memory(memory::desc({1, out_}, dt::f32, tag::ab), cpu_engine());  // the timing runs read it
+  const std::string forced = e && std::string(e) == "ab"   ? "gemm-ab"
+                             : e && std::string(e) == "ba" ? "gemm-ba"
+                                                           : "";
+  bias_ =
+      memory(memory::desc({1, out_}, dt::f32, tag::ab), cpu_engine());  // the timing runs read it
   std::memset(bias_.get_data_handle(), 0, static_cast<std::size_t>(out_) * sizeof(float));
   layout_ = KernelChoices::instance().choose(
       "linear.fp32." + std::to_string(in_) + "x" + std::to_string(out_), {"gemm-ab", "gemm-ba"},
       [&](const std::string& c) { return time_layout(weight, c == "gemm-ba" ? ba : ab); }, forced);
   return layout_ == "gemm-ba" ? ba : ab;
+}
+
+// One own-kernel call on `rows` rows of a fixed input, best of 3 after a warm-up.
+double Linear::time_int8_kernel(Int8Kernel kernel, std::int64_t rows) const {
+  const std::int64_t ld = own_->padded_k();
+  std::vector<std::uint8_t> x(static_cast<std::size_t>(rows * ld));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<std::uint8_t>(i * 37 % 251);
+  const std::vector<float> scale(static_cast<std::size_t>(rows), 1e-3f);
+  const std::vector<std::int32_t> zp(static_cast<std::size_t>(rows), 128);
+  std::vector<float> y(static_cast<std::size_t>(rows) * out_);
+  const Int8Epilogue e{scale.data(),    zp.data(),        true,       col_sum_.data(),
+                       w_scale_.data(), bias_f32_.data(), activation_};
+  const int threads = omp_get_max_threads();
+  double best = 1e30;
+  for (int run = 0; run < 4; ++run) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (kernel == Int8Kernel::Amx)
+      int8_gemm_amx(x.data(), rows, ld, *own_, e, y.data(), out_, threads);
+    else
+      int8_gemm(x.data(), rows, ld, *own_, e, y.data(), out_, threads);
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (run > 0) best = std::min(best, t);
+  }
+  return best;
+}
+
+void Linear::choose_int8_kernels() {
+  own_kernel_.fill(Int8Kernel::Vnni);
+  if (!int8_gemm_amx_supported()) return;
+  const std::string forced = forced_int8_kernel();
+  if (forced == "vnni" || forced == "amx") {
+    own_kernel_.fill(forced == "amx" ? Int8Kernel::Amx : Int8Kernel::Vnni);
+    return;
+  }
+  // Both kernels give the same bits (tested), so the choice changes only the speed.
+  for (std::size_t b = 0; b < kRowBuckets.size(); ++b) {
+    const std::int64_t rows = kBucketProbe[b];
+    const std::string winner = KernelChoices::instance().choose(
+        "linear.int8." + std::to_string(in_) + "x" + std::to_string(out_) + ".rows" +
+            std::to_string(rows),
+        {"vnni", "amx"}, [&](const std::string& c) {
+          return time_int8_kernel(c == "amx" ? Int8Kernel::Amx : Int8Kernel::Vnni, rows);
+        });
+    own_kernel_[b] = winner == "amx" ? Int8Kernel::Amx : Int8Kernel::Vnni;
+  }
+  own_kernel_measured_ = true;
+}
+
+Linear::Int8Kernel Linear::int8_kernel_for(std::int64_t rows) const {
+  std::size_t b = 0;
+  while (rows > kRowBuckets[b]) ++b;
+  return own_kernel_[b];
 }
 
 const Linear::Prepared& Linear::prepared(std::int64_t rows, std::int64_t ldx,
@@ -270,13 +336,17 @@ const Linear::Prepared& Linear::prepared(std::int64_t rows, std::int64_t ldx,
   const auto pd = make_pd(rows, ldx, ldy, packed_desc_);
   if (pd.weights_desc() != packed_desc_)
     throw Error("oneDNN chose a different weight layout for " + std::to_string(rows) + " rows");
-  auto p = std::make_unique<Prepared>(
-      Prepared{dnnl::matmul(pd), pd.scratchpad_desc(), pd.scratchpad_desc().get_size(), pd.impl_info_str()});
+  auto p = std::make_unique<Prepared>(Prepared{
+      dnnl::matmul(pd), pd.scratchpad_desc(), pd.scratchpad_desc().get_size(), pd.impl_info_str()});
   return *cache_.emplace(key, std::move(p)).first->second;
 }
 
 std::string Linear::kernel_name(std::int64_t rows) const {
-  if (own_) return "encore int8 avx512_vnni (fused epilogue)";
+  if (own_) {
+    const bool amx = int8_kernel_for(rows) == Int8Kernel::Amx;
+    return std::string("encore int8 ") + (amx ? "amx" : "avx512_vnni") + " (fused epilogue" +
+           (own_kernel_measured_ ? ", measured)" : ")");
+  }
   std::string name = "oneDNN " + prepared(rows, in_, out_).impl;
   if (!layout_.empty()) name += " (weights " + layout_.substr(5) + ", measured)";
   if (precision_ != LinearPrecision::FP32) name += std::string(" ") + to_string(precision_);
@@ -351,8 +421,11 @@ void Linear::forward(const float* x, std::int64_t rows, float* y, dnnl::stream& 
                          w_scale_.data(),
                          bias_f32_.data(),
                          activation_};
-    int8_gemm(static_cast<const std::uint8_t*>(src_ptr), rows, int8_ld(), *own_, e, y, ldy,
-              omp_get_max_threads());
+    const auto* xq = static_cast<const std::uint8_t*>(src_ptr);
+    if (int8_kernel_for(rows) == Int8Kernel::Amx)
+      int8_gemm_amx(xq, rows, int8_ld(), *own_, e, y, ldy, omp_get_max_threads());
+    else
+      int8_gemm(xq, rows, int8_ld(), *own_, e, y, ldy, omp_get_max_threads());
     return;
   }
   memory src(memory::desc({rows, in_}, src_type(precision_), memory::dims{fp32 ? ldx : in_, 1}),

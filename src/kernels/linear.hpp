@@ -9,12 +9,15 @@
 // - INT8: weights symmetric s8 per output channel; x asymmetric u8 with a scale and zero point
 //   per row (dynamic) or one calibrated pair (static); u8 x s8 -> s32 on VNNI, then one pass
 //   removes the zero point (zp·Σw per column), rescales, adds the bias and applies the
-//   activation. On AVX-512 VNNI CPUs encore's own kernel (int8_gemm.hpp) does both in one
-//   pass; elsewhere oneDNN's u8s8 matmul and a separate epilogue pass (oneDNN 2.6 cannot
-//   scale per row).
+//   activation. On AVX-512 VNNI CPUs encore's own kernels (int8_gemm.hpp: VNNI, and AMX where
+//   the CPU has it, chosen per row-count bucket by measurement) do both in one pass;
+//   elsewhere oneDNN's u8s8 matmul and a separate epilogue pass (oneDNN 2.6 cannot scale per
+//   row).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -81,8 +84,14 @@ class Linear {
   // The implementation that runs this linear for `rows` rows, e.g. "oneDNN brg:avx2" or
   // "encore int8 avx512_vnni" (inspect, --profile).
   std::string kernel_name(std::int64_t rows) const;
-  // True when INT8 runs encore's VNNI kernel rather than oneDNN's matmul.
+  // True when INT8 runs encore's own kernels rather than oneDNN's matmul.
   bool uses_own_int8_kernel() const { return own_ != nullptr; }
+  // encore's INT8 kernels; which one runs depends on the row count (measured per CPU model).
+  enum class Int8Kernel : std::uint8_t { Vnni, Amx };
+  // Upper row counts of the buckets a choice is made for, and the row count timed for each.
+  static constexpr std::array<std::int64_t, 4> kRowBuckets = {
+      8, 32, 128, std::numeric_limits<std::int64_t>::max()};
+  static constexpr std::array<std::int64_t, 4> kBucketProbe = {4, 16, 64, 512};
 
  private:
   struct Prepared {
@@ -101,16 +110,23 @@ class Linear {
   double time_layout(const float* weight, const dnnl::memory::desc& layout) const;
   // Bytes of the converted input (bf16 or u8 rows, plus per-row scales) for `rows` rows.
   std::size_t input_bytes(std::int64_t rows) const;
-  // Row stride of the u8 input: encore's kernel wants k padded to 4.
+  // The own INT8 kernel for each row bucket: timed candidates (KernelChoices), or forced by
+  // ENCORE_INT8_KERNEL=vnni|amx.
+  void choose_int8_kernels();
+  double time_int8_kernel(Int8Kernel kernel, std::int64_t rows) const;
+  Int8Kernel int8_kernel_for(std::int64_t rows) const;
+  // Row stride of the u8 input: encore's kernels want k padded to 64.
   std::int64_t int8_ld() const { return own_ ? own_->padded_k() : in_; }
 
   int in_, out_;
   Activation activation_;
   LinearPrecision precision_;
   int weight_bits_ = 8;
-  std::string layout_;  // set by choose_plain_layout
+  std::string layout_;             // set by choose_plain_layout
   dnnl::memory weights_;           // packed (oneDNN layout)
-  std::unique_ptr<PackedS8> own_;  // or packed for int8_gemm
+  std::unique_ptr<PackedS8> own_;  // or packed for int8_gemm / int8_gemm_amx
+  std::array<Int8Kernel, kRowBuckets.size()> own_kernel_{};
+  bool own_kernel_measured_ = false;
   dnnl::memory bias_;
   dnnl::memory::desc packed_desc_;
   // INT8: weight scales, Σ_k q[n,k] per output column (both zero-padded to the kernel's
@@ -129,7 +145,8 @@ class Linear {
   };
   struct KeyHash {
     std::size_t operator()(const Key& k) const {
-      return std::hash<std::int64_t>()(k.rows * 1000003 + k.ldx * 131 + k.ldy + (std::int64_t{k.threads} << 40));
+      return std::hash<std::int64_t>()(k.rows * 1000003 + k.ldx * 131 + k.ldy +
+                                       (std::int64_t{k.threads} << 40));
     }
   };
   mutable std::mutex mutex_;

@@ -1,7 +1,9 @@
-// encore's VNNI u8 x s8 GEMM with its fused epilogue, against a plain reference: exact integer
-// accumulators, then the epilogue in double. Shapes cover every tile remainder (rows not a
-// multiple of 6, columns not a multiple of 16 or 64, k not a multiple of 4), padded leading
-// dimensions, and sizes that take the threaded path. The Linear layer is checked end to end
+// encore's u8 x s8 GEMMs (VNNI and AMX) with their fused epilogue, against a plain reference:
+// exact integer accumulators, then the epilogue in double. Shapes cover every tile remainder
+// (rows not a multiple of 6, 16 or 32, columns not a multiple of 16, 32 or 64, k not a
+// multiple of 4 or 64), padded leading dimensions, and sizes that take the threaded path.
+// Each kernel runs only on a CPU that has its ISA (else skipped); the AMX kernel must equal
+// the VNNI kernel bit for bit. The Linear layer is checked end to end
 // against oneDNN's INT8 path (ENCORE_INT8_KERNEL=onednn), which must agree to float rounding.
 #include <gtest/gtest.h>
 
@@ -37,7 +39,7 @@ Data make_data(const Problem& p, unsigned seed) {
   std::uniform_int_distribution<int> w_dist(-127, 127), x_dist(0, 255), zp_dist(0, 255);
   std::uniform_real_distribution<float> rs_dist(1e-3f, 4e-3f), ws_dist(1e-3f, 4e-3f);
   Data d;
-  d.ldx = p.k + 12;  // wider than the kernel needs (k rounded up to 4)
+  d.ldx = (p.k + 63) / 64 * 64 + 12;  // wider than the kernels need (k rounded up to 64)
   d.w.resize(static_cast<std::size_t>(p.n * p.k));
   for (auto& v : d.w) v = static_cast<std::int8_t>(w_dist(rng));
   d.x.assign(static_cast<std::size_t>(p.rows * d.ldx), 0);
@@ -91,17 +93,36 @@ double max_error(const Problem& p, const Data& d, const Int8Epilogue& e,
   return worst;
 }
 
-class Int8Gemm : public ::testing::Test {
+using GemmFn = void (*)(const std::uint8_t*, std::int64_t, std::int64_t, const PackedS8&,
+                        const Int8Epilogue&, float*, std::int64_t, int);
+
+struct Kernel {
+  const char* name;
+  GemmFn gemm;
+  bool (*supported)();
+};
+const Kernel kVnni{"vnni", int8_gemm, int8_gemm_supported};
+const Kernel kAmx{"amx", int8_gemm_amx, int8_gemm_amx_supported};
+
+class Int8Gemm : public ::testing::TestWithParam<Kernel> {
  protected:
   void SetUp() override {
-    if (!int8_gemm_supported()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+    if (!GetParam().supported()) GTEST_SKIP() << "this CPU has no " << GetParam().name;
+  }
+  void gemm(const std::uint8_t* x, std::int64_t rows, std::int64_t ldx, const PackedS8& w,
+            const Int8Epilogue& e, float* y, std::int64_t ldy, int threads) const {
+    GetParam().gemm(x, rows, ldx, w, e, y, ldy, threads);
   }
 };
 
-TEST_F(Int8Gemm, MatchesExactReferenceOnEveryTileRemainder) {
+INSTANTIATE_TEST_SUITE_P(Kernels, Int8Gemm, ::testing::Values(kVnni, kAmx),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST_P(Int8Gemm, MatchesExactReferenceOnEveryTileRemainder) {
   const std::vector<Problem> problems = {
-      {1, 1, 1},   {1, 4, 16},    {5, 3, 15},      {6, 5, 17},    {7, 64, 63},     {13, 67, 64},
-      {48, 8, 65}, {49, 33, 130}, {100, 129, 200}, {97, 768, 77}, {16, 1000, 128},
+      {1, 1, 1},       {1, 4, 16},   {5, 3, 15},    {6, 5, 17},      {7, 64, 63},
+      {13, 67, 64},    {48, 8, 65},  {49, 33, 130}, {100, 129, 200}, {97, 768, 77},
+      {16, 1000, 128}, {17, 64, 33}, {32, 128, 32}, {33, 192, 96},   {70, 768, 300},
   };
   constexpr float kPad = -777.f;
   unsigned seed = 1;
@@ -114,19 +135,19 @@ TEST_F(Int8Gemm, MatchesExactReferenceOnEveryTileRemainder) {
         const PackedS8 packed(d.w.data(), static_cast<int>(p.n), static_cast<int>(p.k));
         pad_columns(d, packed);
         EXPECT_EQ(packed.padded_n() % 64, 0);
-        EXPECT_EQ(packed.padded_k() % 4, 0);
+        EXPECT_EQ(packed.padded_k() % 64, 0);
         const Int8Epilogue e{d.row_scale.data(), d.zp.data(),   per_row, d.col_sum.data(),
                              d.w_scale.data(),   d.bias.data(), act};
         const std::int64_t ldy = p.n + 3;
         for (const int threads : {1, 2}) {
           std::vector<float> y(static_cast<std::size_t>(p.rows * ldy), kPad);
-          int8_gemm(d.x.data(), p.rows, d.ldx, packed, e, y.data(), ldy, threads);
+          gemm(d.x.data(), p.rows, d.ldx, packed, e, y.data(), ldy, threads);
           EXPECT_LT(max_error(p, d, e, y, ldy, kPad), 2e-6) << threads << " threads";
         }
       }
 }
 
-TEST_F(Int8Gemm, ThreadCountAndRowGroupingDoNotChangeAnyBit) {
+TEST_P(Int8Gemm, ThreadCountAndRowGroupingDoNotChangeAnyBit) {
   const Problem p{150, 300, 260};
   Data d = make_data(p, 99);
   const PackedS8 packed(d.w.data(), 260, 300);
@@ -135,8 +156,8 @@ TEST_F(Int8Gemm, ThreadCountAndRowGroupingDoNotChangeAnyBit) {
                        d.col_sum.data(),   d.w_scale.data(), d.bias.data(),
                        Activation::GeluErf};
   std::vector<float> one(static_cast<std::size_t>(p.rows * p.n)), two(one.size());
-  int8_gemm(d.x.data(), p.rows, d.ldx, packed, e, one.data(), p.n, 1);
-  int8_gemm(d.x.data(), p.rows, d.ldx, packed, e, two.data(), p.n, 2);
+  gemm(d.x.data(), p.rows, d.ldx, packed, e, one.data(), p.n, 1);
+  gemm(d.x.data(), p.rows, d.ldx, packed, e, two.data(), p.n, 2);
   EXPECT_EQ(one, two);
   // A row computed alone equals the same row computed among 150 (a row never depends on its batch).
   for (const std::int64_t r : {0, 5, 77, 149}) {
@@ -144,12 +165,33 @@ TEST_F(Int8Gemm, ThreadCountAndRowGroupingDoNotChangeAnyBit) {
     const Int8Epilogue er{d.row_scale.data() + r, d.zp.data() + r,  true,
                           d.col_sum.data(),       d.w_scale.data(), d.bias.data(),
                           Activation::GeluErf};
-    int8_gemm(d.x.data() + r * d.ldx, 1, d.ldx, packed, er, alone.data(), p.n, 2);
+    gemm(d.x.data() + r * d.ldx, 1, d.ldx, packed, er, alone.data(), p.n, 2);
     EXPECT_TRUE(std::equal(alone.begin(), alone.end(), one.begin() + r * p.n)) << "row " << r;
   }
 }
 
-TEST_F(Int8Gemm, LinearAgreesWithOneDnnPathDynamicAndStatic) {
+// The kernel choice may pick either per row count: both must give the same bits.
+TEST(Int8GemmKernels, AmxEqualsVnniBitForBit) {
+  if (!int8_gemm_supported() || !int8_gemm_amx_supported())
+    GTEST_SKIP() << "needs both AVX-512 VNNI and AMX-INT8";
+  for (const Problem p : {Problem{1, 768, 768}, Problem{16, 768, 2304}, Problem{77, 3072, 768},
+                          Problem{130, 100, 70}}) {
+    Data d = make_data(p, 7);
+    const PackedS8 packed(d.w.data(), static_cast<int>(p.n), static_cast<int>(p.k));
+    pad_columns(d, packed);
+    for (const Activation act : {Activation::None, Activation::GeluErf}) {
+      const Int8Epilogue e{d.row_scale.data(), d.zp.data(),   true, d.col_sum.data(),
+                           d.w_scale.data(),   d.bias.data(), act};
+      std::vector<float> vnni(static_cast<std::size_t>(p.rows * p.n)), amx(vnni.size(), -1.f);
+      int8_gemm(d.x.data(), p.rows, d.ldx, packed, e, vnni.data(), p.n, 2);
+      int8_gemm_amx(d.x.data(), p.rows, d.ldx, packed, e, amx.data(), p.n, 2);
+      EXPECT_EQ(vnni, amx) << p.rows << "x" << p.k << "x" << p.n;
+    }
+  }
+}
+
+TEST(Int8Linear, OwnKernelAgreesWithOneDnnPathDynamicAndStatic) {
+  if (!int8_gemm_supported()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
   const int in = 300, out = 200;
   const std::int64_t rows = 37;
   const auto w = test::normal_vector(static_cast<std::size_t>(in * out), 5, 0.05f);
