@@ -1,9 +1,13 @@
 #include "kernels/attention.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include <omp.h>
 
@@ -16,6 +20,7 @@
 
 #include "core/cpu_features.hpp"
 #include "core/env.hpp"
+#include "kernels/kernel_choice.hpp"
 #include "kernels/simd.hpp"
 #include "kernels/vec_math.hpp"
 
@@ -48,11 +53,14 @@ ENCORE_INLINE void scores_block(const float* const* q, const float* kt, int d, i
 }
 
 template <int ROWS>
-ENCORE_INLINE void scores_rows(const float* const* q, const float* kt, int d, int padded, float* scores) {
+ENCORE_INLINE void scores_rows(const float* const* q, const float* kt, int d, int padded,
+                               float* scores) {
   int col = 0;
   constexpr int kWide = 4 * kLanes;  // ROWS x 4 vectors: <= 16 accumulators
-  for (; col + kWide <= padded; col += kWide) scores_block<ROWS, kWide>(q, kt, d, padded, col, scores, padded);
-  for (; col < padded; col += kLanes) scores_block<ROWS, kLanes>(q, kt, d, padded, col, scores, padded);
+  for (; col + kWide <= padded; col += kWide)
+    scores_block<ROWS, kWide>(q, kt, d, padded, col, scores, padded);
+  for (; col < padded; col += kLanes)
+    scores_block<ROWS, kLanes>(q, kt, d, padded, col, scores, padded);
 }
 
 // Softmax over the `len` real columns of one score row, in place; returns 1/sum (the
@@ -100,8 +108,8 @@ ENCORE_INLINE void bias_scores(float* scores, int stride, int rows, int i0, int 
 
 // out[r] = (Σ_j p[r][j]·V[j]) · inv[r] for ROWS rows at once (D fixed at compile time).
 template <int ROWS, int D>
-ENCORE_INLINE void pv_rows(const float* scores, int padded, const float* qkv, std::int64_t ld, int len,
-                           int v_col, const float* inv, float* ctx, std::int64_t ld_ctx) {
+ENCORE_INLINE void pv_rows(const float* scores, int padded, const float* qkv, std::int64_t ld,
+                           int len, int v_col, const float* inv, float* ctx, std::int64_t ld_ctx) {
   float acc[ROWS][D] = {};
   for (int jj = 0; jj < len; ++jj) {
     const float* v = qkv + jj * ld + v_col;
@@ -151,9 +159,11 @@ ENCORE_INLINE void attend(const float* qkv, std::int64_t ld, int len, int d_runt
     if constexpr (D > 0) {
       int r = 0;
       for (; r + kPvRows <= rows; r += kPvRows)
-        pv_rows<kPvRows, D>(scores + r * padded, padded, qkv, ld, len, v_col, inv + r, out + r * ld_ctx, ld_ctx);
+        pv_rows<kPvRows, D>(scores + r * padded, padded, qkv, ld, len, v_col, inv + r,
+                            out + r * ld_ctx, ld_ctx);
       for (; r < rows; ++r)
-        pv_rows<1, D>(scores + r * padded, padded, qkv, ld, len, v_col, inv + r, out + r * ld_ctx, ld_ctx);
+        pv_rows<1, D>(scores + r * padded, padded, qkv, ld, len, v_col, inv + r, out + r * ld_ctx,
+                      ld_ctx);
     } else {
       for (int r = 0; r < rows; ++r) {
         float* acc = acc_runtime;
@@ -170,12 +180,11 @@ ENCORE_INLINE void attend(const float* qkv, std::int64_t ld, int len, int d_runt
 }
 
 // Entry points per head size, each compiled for AVX-512 / AVX2 / baseline.
-#define ENCORE_ATTEND_ENTRY(NAME, D)                                                             \
-  ENCORE_SIMD_CLONES void NAME(const float* qkv, std::int64_t ld, int len, int d, int q_col,   \
-                               int k_col, int v_col, float scale, float* ctx,                   \
-                               std::int64_t ld_ctx, float* kt, float* scores, const float* rel, \
-                               int window) {                                                    \
-    attend<D>(qkv, ld, len, d, q_col, k_col, v_col, scale, ctx, ld_ctx, kt, scores, rel, window); \
+#define ENCORE_ATTEND_ENTRY(NAME, D)                                                               \
+  ENCORE_SIMD_CLONES void NAME(const float* qkv, std::int64_t ld, int len, int d, int q_col,       \
+                               int k_col, int v_col, float scale, float* ctx, std::int64_t ld_ctx, \
+                               float* kt, float* scores, const float* rel, int window) {           \
+    attend<D>(qkv, ld, len, d, q_col, k_col, v_col, scale, ctx, ld_ctx, kt, scores, rel, window);  \
   }
 ENCORE_ATTEND_ENTRY(attend_d32, 32)
 ENCORE_ATTEND_ENTRY(attend_d64, 64)
@@ -187,10 +196,14 @@ using AttendFn = void (*)(const float*, std::int64_t, int, int, int, int, int, f
 
 AttendFn pick(int d) {
   switch (d) {
-    case 32: return attend_d32;
-    case 64: return attend_d64;
-    case 128: return attend_d128;
-    default: return attend_any;
+    case 32:
+      return attend_d32;
+    case 64:
+      return attend_d64;
+    case 128:
+      return attend_d128;
+    default:
+      return attend_any;
   }
 }
 
@@ -223,11 +236,12 @@ constexpr std::size_t pad32(std::size_t n) {
   return (n + 31) / 32 * 32;
 }
 
-// Query rows per block of the BF16 kernel.
+// Query rows per block of the BF16 kernel: 4 on AVX512_BF16, 16 (one tile) on AMX.
 constexpr int kRowsBf16 = 4;
+constexpr int kRowsAmx = 16;
 
 struct Bf16Layout {
-  std::size_t kt, vt, scores, pb, qb, total;  // offsets (floats / 32-bit words) and size
+  std::size_t kt, vt, scores, pb, qb, out, total;  // offsets (floats / 32-bit words) and size
 };
 
 // Per-thread scratch of the BF16 path for sequences up to max_len: every piece a multiple of
@@ -236,12 +250,13 @@ Bf16Layout bf16_layout(std::int32_t max_len, std::int32_t d) {
   const std::size_t padded = pad32(static_cast<std::size_t>(max_len));
   const auto dd = static_cast<std::size_t>(d);
   Bf16Layout l{};
-  l.kt = 0;                              // d/2 x padded pairs
-  l.vt = l.kt + dd / 2 * padded;         // padded/2 x d pairs
-  l.scores = l.vt + padded / 2 * dd;     // kRowsBf16 x padded floats
-  l.pb = l.scores + kRowsBf16 * padded;  // kRowsBf16 x padded/2 pairs
-  l.qb = l.pb + kRowsBf16 * padded / 2;  // kRowsBf16 x d/2 pairs
-  l.total = l.qb + kRowsBf16 * dd / 2 + 16;
+  l.kt = 0;                             // d/2 x padded pairs
+  l.vt = l.kt + dd / 2 * padded;        // padded/2 x d pairs
+  l.scores = l.vt + padded / 2 * dd;    // kRowsAmx x padded floats
+  l.pb = l.scores + kRowsAmx * padded;  // kRowsAmx x padded/2 pairs
+  l.qb = l.pb + kRowsAmx * padded / 2;  // kRowsAmx x d/2 pairs
+  l.out = l.qb + kRowsAmx * dd / 2;     // kRowsAmx x 32 floats (AMX: one pair of C tiles)
+  l.total = l.out + kRowsAmx * 32 + 16;
   return l;
 }
 
@@ -432,6 +447,98 @@ ENCORE_BF16_INLINE void prefetch(const float* p, int hint) {
     _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
 }
 
+// ---- AMX path ---------------------------------------------------------------------------------
+//
+// The same K/V layouts are AMX-BF16 B tiles as they stand: a 16-pair x 16-key slice of kt (row
+// stride `padded` words) for Q·Kᵀ, a 16-pair x 16-column slice of vt (row stride d words) for
+// P·V. A tiles are 16 query rows of qb (d/2 words per row) and 16 probability rows of pb
+// (padded/2 words per row). Tiles: tmm0-1 C, tmm4 A, tmm6-7 B, shaped for `rows` query rows.
+#define ENCORE_AMX_BF16_TARGET \
+  __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+
+struct alignas(64) AmxTileConfig {
+  std::uint8_t palette = 1;
+  std::uint8_t start_row = 0;
+  std::uint8_t reserved[14] = {};
+  std::uint16_t colsb[16] = {};
+  std::uint8_t rows[16] = {};
+};
+
+ENCORE_AMX_BF16_TARGET void configure_amx_rows(int rows) {
+  AmxTileConfig c;
+  for (int t : {0, 1, 4, 6, 7}) c.colsb[t] = 64;
+  c.rows[0] = c.rows[1] = c.rows[4] = static_cast<std::uint8_t>(rows);
+  c.rows[6] = c.rows[7] = 16;
+  _tile_loadconfig(&c);
+}
+
+// Every query row of one (sequence, head), kRowsAmx at a time, once K and V are laid out.
+ENCORE_AMX_BF16_TARGET void attend_rows_amx(const float* qkv, std::int64_t ld, int len, int d,
+                                            int q_col, float* ctx, std::int64_t ld_ctx, float* base,
+                                            const Bf16Layout& lay, const std::uint32_t* kt,
+                                            const std::uint32_t* vt, const float* rel, int window) {
+  float* const scores = base + lay.scores;
+  auto* const pb = reinterpret_cast<std::uint32_t*>(base + lay.pb);
+  auto* const qb = reinterpret_cast<std::uint32_t*>(base + lay.qb);
+  float* const out = base + lay.out;
+  const int padded = static_cast<int>(pad32(static_cast<std::size_t>(len)));
+  const int d2 = d / 2, pstride = padded / 2;
+  int configured = -1;
+  for (int i = 0; i < len; i += kRowsAmx) {
+    const int rows = std::min(kRowsAmx, len - i);
+    if (rows != configured) {
+      configure_amx_rows(rows);
+      configured = rows;
+    }
+    for (int r = 0; r < rows; ++r) {
+      const float* q = qkv + (i + r) * ld + q_col;
+      for (int c = 0; c < d; c += 2 * kLanes)
+        _mm512_store_si512(qb + r * d2 + c / 2,
+                           to_bf16_pairs(_mm512_loadu_ps(q + c), _mm512_loadu_ps(q + c + kLanes)));
+    }
+    // Scores, 32 keys at a time over d/32 steps of 16 pairs.
+    for (int jb = 0; jb < padded; jb += 32) {
+      _tile_zero(0);
+      _tile_zero(1);
+      for (int c2 = 0; c2 < d2; c2 += 16) {
+        _tile_loadd(4, qb + c2, d2 * 4);
+        _tile_loadd(6, kt + static_cast<std::int64_t>(c2) * padded + jb, padded * 4);
+        _tile_loadd(7, kt + static_cast<std::int64_t>(c2) * padded + jb + 16, padded * 4);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+      }
+      _tile_stored(0, scores + jb, padded * 4);
+      _tile_stored(1, scores + jb + 16, padded * 4);
+    }
+    if (rel || window > 0) bias_scores(scores, padded, rows, i, len, rel, window);
+    float inv[kRowsAmx];
+    for (int r = 0; r < rows; ++r)
+      inv[r] = softmax_to_bf16(scores + r * padded, len, padded, pb + r * pstride);
+    // P·V, 32 output columns at a time over padded/32 steps of 16 key pairs.
+    for (int c = 0; c < d; c += 32) {
+      _tile_zero(0);
+      _tile_zero(1);
+      for (int p = 0; p < pstride; p += 16) {
+        _tile_loadd(4, pb + p, pstride * 4);
+        _tile_loadd(6, vt + static_cast<std::int64_t>(p) * d + c, d * 4);
+        _tile_loadd(7, vt + static_cast<std::int64_t>(p) * d + c + 16, d * 4);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+      }
+      _tile_stored(0, out, 32 * 4);
+      _tile_stored(1, out + 16, 32 * 4);
+      for (int r = 0; r < rows; ++r) {
+        const __m512 s = _mm512_set1_ps(inv[r]);
+        float* o = ctx + static_cast<std::int64_t>(i + r) * ld_ctx + c;
+        _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_load_ps(out + r * 32), s));
+        _mm512_storeu_ps(o + 16, _mm512_mul_ps(_mm512_load_ps(out + r * 32 + 16), s));
+      }
+    }
+  }
+  // oneDNN's AMX kernels on this thread configure tiles their own way.
+  _tile_release();
+}
+
 // One (sequence, head) in BF16: lays out K and V once, then kRowsBf16 query rows at a time:
 // scores (bf16 dot products, fp32), softmax in fp32 to bf16 probabilities, P·V, ·1/sum.
 // `base` is 64-byte aligned scratch laid out by bf16_layout.
@@ -443,7 +550,7 @@ ENCORE_BF16_INLINE void prefetch(const float* p, int hint) {
 ENCORE_BF16_TARGET void attend_bf16(const float* qkv, std::int64_t ld, int len, int d, int q_col,
                                     int k_col, int v_col, float scale, float* ctx,
                                     std::int64_t ld_ctx, float* base, const Bf16Layout& lay,
-                                    bool prefetch_next, const float* rel, int window) {
+                                    bool prefetch_next, const float* rel, int window, bool amx) {
   auto* const kt = reinterpret_cast<std::uint32_t*>(base + lay.kt);
   auto* const vt = reinterpret_cast<std::uint32_t*>(base + lay.vt);
   float* const scores = base + lay.scores;
@@ -498,6 +605,14 @@ ENCORE_BF16_TARGET void attend_bf16(const float* qkv, std::int64_t ld, int len, 
                          _mm512_permutexvar_epi16(interleave, to_bf16_pairs(a, b)));
     }
   }
+  // Pair rows up to padded/2 are zero: the AMX kernel multiplies whole 32-key tiles (by zero
+  // probabilities, which must not meet NaN bit patterns).
+  std::memset(vt + static_cast<std::int64_t>(vpairs) * d, 0,
+              static_cast<std::size_t>(padded / 2 - vpairs) * static_cast<std::size_t>(d) * 4);
+  if (amx) {
+    attend_rows_amx(qkv, ld, len, d, q_col, ctx, ld_ctx, base, lay, kt, vt, rel, window);
+    return;
+  }
 
   for (int i = 0; i < len; i += kRowsBf16) {
     const int rows = std::min(kRowsBf16, len - i);
@@ -539,9 +654,61 @@ bool attention_bf16_supported() {
 #endif
 }
 
+bool attention_amx_supported() {
+  const CpuFeatures& f = cpu_features();
+  return attention_bf16_supported() && f.amx_tile && f.amx_bf16;
+}
+
+namespace {
+
+// The BF16 path over a whole ragged batch, on AVX512_BF16 dot products or on AMX tiles.
+void attention_bf16_batch(const float* qkv, const std::int32_t* seq_begin, std::int32_t num_seqs,
+                          AttentionShape shape, float* ctx, float* scratch, int threads,
+                          const AttentionBias& bias, bool amx);
+
+// AMX or AVX512_BF16 for head size d: timed once per CPU model on a 4 x 128-token batch
+// (KernelChoices); ENCORE_ATTENTION_KERNEL=amx|avx512_bf16 forces one.
+bool bf16_attention_on_amx(std::int32_t d, int threads) {
+  if (!attention_amx_supported()) return false;
+  const char* e = std::getenv("ENCORE_ATTENTION_KERNEL");
+  const std::string forced =
+      e && (std::string(e) == "amx" || std::string(e) == "avx512_bf16") ? e : "";
+  const std::string winner = KernelChoices::instance().choose(
+      "attention.bf16.d" + std::to_string(d), {"avx512_bf16", "amx"},
+      [&](const std::string& c) {
+        const std::int32_t heads = std::max(1, 768 / d), len = 128, seqs = 4;
+        const AttentionShape shape{heads * d, heads};
+        const auto tokens = static_cast<std::size_t>(len * seqs);
+        std::vector<float> qkv(tokens * 3 * static_cast<std::size_t>(shape.hidden));
+        for (std::size_t i = 0; i < qkv.size(); ++i)
+          qkv[i] = 0.05f * static_cast<float>(static_cast<int>(i * 7919 % 41) - 20);
+        std::vector<float> out(tokens * static_cast<std::size_t>(shape.hidden));
+        std::vector<float> scratch(
+            attention_scratch_floats(len, shape, threads, AttentionPrecision::BF16));
+        const std::int32_t begin[] = {0, len, 2 * len, 3 * len, 4 * len};
+        double best = 1e30;
+        for (int run = 0; run < 4; ++run) {
+          const auto t0 = std::chrono::steady_clock::now();
+          attention_bf16_batch(qkv.data(), begin, seqs, shape, out.data(), scratch.data(), threads,
+                               {}, c == "amx");
+          const double t =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          if (run > 0) best = std::min(best, t);
+        }
+        return best;
+      },
+      forced);
+  return winner == "amx";
+}
+
+}  // namespace
+
 std::string attention_kernel_name(AttentionPrecision precision, std::int32_t head_size) {
-  if (precision == AttentionPrecision::BF16 && bf16_head_size(head_size) && attention_bf16_supported())
-    return "encore bf16 (avx512_bf16 vdpbf16ps)";
+  if (precision == AttentionPrecision::BF16 && bf16_head_size(head_size) &&
+      attention_bf16_supported())
+    return bf16_attention_on_amx(head_size, omp_get_max_threads())
+               ? "encore bf16 (amx_bf16 tdpbf16ps, measured)"
+               : "encore bf16 (avx512_bf16 vdpbf16ps)";
   // The FP32 loops are function clones: the loader picks the CPU's level.
   return "encore fp32 (" + cpu_features().isa_level() + " clone)";
 }
@@ -555,6 +722,54 @@ std::size_t attention_scratch_floats(std::int32_t max_len, AttentionShape shape,
   return static_cast<std::size_t>(std::max(threads, 1)) * per_thread;
 }
 
+namespace {
+
+void attention_bf16_batch(const float* qkv, const std::int32_t* seq_begin, std::int32_t num_seqs,
+                          AttentionShape shape, float* ctx, float* scratch, int threads,
+                          const AttentionBias& bias, bool amx) {
+#if ENCORE_ATTENTION_BF16
+  const std::int32_t H = shape.hidden, heads = shape.heads, d = H / heads;
+  const float scale = 1.f / std::sqrt(static_cast<float>(d));
+  std::int32_t max_len = 0;
+  for (std::int32_t s = 0; s < num_seqs; ++s)
+    max_len = std::max(max_len, seq_begin[s + 1] - seq_begin[s]);
+  const auto rel_of = [&](std::int32_t h) -> const float* {
+    return bias.relative ? bias.relative + static_cast<std::int64_t>(h) * bias.relative_stride +
+                               bias.relative_center
+                         : nullptr;
+  };
+  const Bf16Layout lay = bf16_layout(max_len, d);
+  // Work items are runs of `group` heads of one sequence, each head prefetching the next:
+  // about 8 items per thread or more, for balance.
+  const std::int64_t pairs = static_cast<std::int64_t>(num_seqs) * heads;
+  const auto group = static_cast<std::int32_t>(
+      std::clamp<std::int64_t>(pairs / (8 * std::max(threads, 1)), 1, heads));
+  const std::int32_t groups = (heads + group - 1) / group;
+  const std::int64_t items = static_cast<std::int64_t>(num_seqs) * groups;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (items > 1)
+  for (std::int64_t it = 0; it < items; ++it) {
+    const auto s = static_cast<std::int32_t>(it / groups);
+    const std::int32_t h0 = static_cast<std::int32_t>(it % groups) * group;
+    const std::int32_t h1 = std::min(heads, h0 + group);
+    const std::int32_t begin = seq_begin[s], len = seq_begin[s + 1] - begin;
+    if (len == 0) continue;
+    const auto raw = reinterpret_cast<std::uintptr_t>(
+        scratch + static_cast<std::size_t>(omp_get_thread_num()) * lay.total);
+    float* base = reinterpret_cast<float*>((raw + 63) / 64 * 64);
+    for (std::int32_t h = h0; h < h1; ++h)
+      attend_bf16(qkv + static_cast<std::int64_t>(begin) * 3 * H, 3 * H, len, d, h * d, H + h * d,
+                  2 * H + h * d, scale, ctx + static_cast<std::int64_t>(begin) * H + h * d, H, base,
+                  lay, h + 1 < h1, rel_of(h), bias.window, amx);
+  }
+#else
+  (void)qkv, (void)seq_begin, (void)num_seqs, (void)shape, (void)ctx, (void)scratch;
+  (void)threads, (void)bias, (void)amx;
+  throw std::logic_error("BF16 attention is not compiled for this target");
+#endif
+}
+
+}  // namespace
+
 void self_attention(const float* qkv, const std::int32_t* seq_begin, std::int32_t num_seqs,
                     AttentionShape shape, float* ctx, float* scratch, int threads,
                     AttentionPrecision precision, const AttentionBias& bias) {
@@ -567,37 +782,14 @@ void self_attention(const float* qkv, const std::int32_t* seq_begin, std::int32_
   if (d > 256) throw std::invalid_argument("attention head size above 256 is not supported");
   const float scale = 1.f / std::sqrt(static_cast<float>(d));
   std::int32_t max_len = 0;
-  for (std::int32_t s = 0; s < num_seqs; ++s) max_len = std::max(max_len, seq_begin[s + 1] - seq_begin[s]);
-#if ENCORE_ATTENTION_BF16
+  for (std::int32_t s = 0; s < num_seqs; ++s)
+    max_len = std::max(max_len, seq_begin[s + 1] - seq_begin[s]);
   if (precision == AttentionPrecision::BF16 && bf16_head_size(d) && attention_bf16_supported()) {
-    const Bf16Layout lay = bf16_layout(max_len, d);
-    // Work items are runs of `group` heads of one sequence, each head prefetching the next:
-    // about 8 items per thread or more, for balance.
-    const std::int64_t pairs = static_cast<std::int64_t>(num_seqs) * heads;
-    const auto group = static_cast<std::int32_t>(
-        std::clamp<std::int64_t>(pairs / (8 * std::max(threads, 1)), 1, heads));
-    const std::int32_t groups = (heads + group - 1) / group;
-    const std::int64_t items = static_cast<std::int64_t>(num_seqs) * groups;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (items > 1)
-    for (std::int64_t it = 0; it < items; ++it) {
-      const auto s = static_cast<std::int32_t>(it / groups);
-      const std::int32_t h0 = static_cast<std::int32_t>(it % groups) * group;
-      const std::int32_t h1 = std::min(heads, h0 + group);
-      const std::int32_t begin = seq_begin[s], len = seq_begin[s + 1] - begin;
-      if (len == 0) continue;
-      const auto raw = reinterpret_cast<std::uintptr_t>(
-          scratch + static_cast<std::size_t>(omp_get_thread_num()) * lay.total);
-      float* base = reinterpret_cast<float*>((raw + 63) / 64 * 64);
-      for (std::int32_t h = h0; h < h1; ++h)
-        attend_bf16(qkv + static_cast<std::int64_t>(begin) * 3 * H, 3 * H, len, d, h * d, H + h * d,
-                    2 * H + h * d, scale, ctx + static_cast<std::int64_t>(begin) * H + h * d, H,
-                    base, lay, h + 1 < h1, rel_of(h), bias.window);
-    }
+    attention_bf16_batch(qkv, seq_begin, num_seqs, shape, ctx, scratch, threads, bias,
+                         bf16_attention_on_amx(d, threads));
     return;
   }
-#else
-  (void)precision;
-#endif
+
   const std::size_t per_thread = per_thread_floats(max_len, d);
   const std::size_t padded = (static_cast<std::size_t>(max_len) + kLanes - 1) / kLanes * kLanes;
   const AttendFn fn = pick(d);
@@ -609,9 +801,9 @@ void self_attention(const float* qkv, const std::int32_t* seq_begin, std::int32_
     if (len == 0) continue;
     float* kt = scratch + static_cast<std::size_t>(omp_get_thread_num()) * per_thread;
     float* scores = kt + padded * static_cast<std::size_t>(d);
-    fn(qkv + static_cast<std::int64_t>(begin) * 3 * H, 3 * H, len, d, h * d, H + h * d, 2 * H + h * d,
-       scale, ctx + static_cast<std::int64_t>(begin) * H + h * d, H, kt, scores, rel_of(h),
-       bias.window);
+    fn(qkv + static_cast<std::int64_t>(begin) * 3 * H, 3 * H, len, d, h * d, H + h * d,
+       2 * H + h * d, scale, ctx + static_cast<std::int64_t>(begin) * H + h * d, H, kt, scores,
+       rel_of(h), bias.window);
   }
 }
 

@@ -14,7 +14,8 @@ struct AttentionShape {
 };
 
 // Arithmetic of the two matrix products (Q·Kᵀ and P·V). BF16 rounds their inputs to bf16
-// (round to nearest even) and accumulates in fp32 with AVX512_BF16 dot products; the softmax
+// (round to nearest even) and accumulates in fp32 with AVX512_BF16 dot products or AMX-BF16
+// tiles; the softmax
 // stays fp32. BF16 runs only where attention_bf16_supported() and the head size is a multiple
 // of 32 (up to 256); elsewhere the request silently runs the FP32 path.
 enum class AttentionPrecision { FP32, BF16 };
@@ -36,6 +37,10 @@ struct AttentionBias {
 // True when the CPU has AVX512_BF16 and ENCORE_NO_BF16 is unset, empty or "0" (the variable
 // makes the engine behave as on a CPU without BF16 instructions). Reads the variable each call.
 bool attention_bf16_supported();
+// True where the BF16 path may also run its two products on AMX-BF16 tiles (which of the two
+// runs is measured per head size and CPU model: KernelChoices "attention.bf16.d<d>";
+// ENCORE_ATTENTION_KERNEL=amx|avx512_bf16 forces one).
+bool attention_amx_supported();
 
 // Which code path self_attention runs for this request here (inspect, --profile).
 std::string attention_kernel_name(AttentionPrecision precision, std::int32_t head_size);

@@ -135,6 +135,23 @@ bool bf16_available() {
   return attention_bf16_supported();
 }
 
+// Every BF16 test runs once per kernel of the BF16 path (ENCORE_ATTENTION_KERNEL forces it);
+// the AMX one is skipped on CPUs without AMX-BF16.
+class AttentionBf16 : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    if (std::string(GetParam()) == "amx" && !attention_amx_supported())
+      GTEST_SKIP() << "this CPU has no AMX-BF16";
+    kernel_.emplace("ENCORE_ATTENTION_KERNEL", GetParam());
+  }
+  void TearDown() override { kernel_.reset(); }
+
+ private:
+  std::optional<ScopedEnv> kernel_;
+};
+INSTANTIATE_TEST_SUITE_P(Kernels, AttentionBf16, ::testing::Values("avx512_bf16", "amx"),
+                         [](const auto& info) { return std::string(info.param); });
+
 // Tolerances of the BF16 path (inputs of both products rounded to bf16, 8 significant bits,
 // fp32 accumulation): max |error| <= kBf16RelTol · max |reference| over the output (twice that
 // with stddev-2 inputs, whose logits reach ~20: a logit's bf16 error grows with its size), and
@@ -143,7 +160,7 @@ bool bf16_available() {
 constexpr double kBf16RelTol = 1e-2;
 constexpr double kBf16MinCos = 0.9995;
 
-TEST(AttentionBf16, MatchesReferenceOnRaggedBatches) {
+TEST_P(AttentionBf16, MatchesReferenceOnRaggedBatches) {
   if (!bf16_available()) GTEST_SKIP() << "no AVX512_BF16 (or ENCORE_NO_BF16 set)";
   const auto begin = offsets(kLengths);
   const int T = begin.back();
@@ -213,7 +230,7 @@ void expect_matches_emulation(const std::vector<float>& qkv,
 
 // Against a double-precision emulation of the bf16 rounding the kernel does: what remains is
 // fp32 accumulation, the fp32 exp, and the odd probability rounded the other way.
-TEST(AttentionBf16, MatchesBf16RoundingEmulation) {
+TEST_P(AttentionBf16, MatchesBf16RoundingEmulation) {
   if (!bf16_available()) GTEST_SKIP() << "no AVX512_BF16 (or ENCORE_NO_BF16 set)";
   const int T = offsets(kLengths).back();
   for (auto [H, heads] : kBf16Shapes)
@@ -228,7 +245,7 @@ TEST(AttentionBf16, MatchesBf16RoundingEmulation) {
 
 // Scores all far below zero (Q = -8·u, K rows u plus a little noise: about -600 ± 5): the
 // zero scores of the padding keys then exceed the row's max, and must not enter the softmax.
-TEST(AttentionBf16, VeryNegativeScores) {
+TEST_P(AttentionBf16, VeryNegativeScores) {
   if (!bf16_available()) GTEST_SKIP() << "no AVX512_BF16 (or ENCORE_NO_BF16 set)";
   const int H = 128;
   const std::vector<std::int32_t> lengths{1, 5, 17, 33};
@@ -246,7 +263,7 @@ TEST(AttentionBf16, VeryNegativeScores) {
 
 // The BF16 request must really take the BF16 path where it is available (results differ from
 // FP32 in the low bits), and not where it is not.
-TEST(AttentionBf16, RunsBf16ArithmeticWhenSupported) {
+TEST_P(AttentionBf16, RunsBf16ArithmeticWhenSupported) {
   if (!bf16_available()) GTEST_SKIP() << "no AVX512_BF16 (or ENCORE_NO_BF16 set)";
   const auto begin = offsets(kLengths);
   const auto qkv = test::normal_vector(static_cast<std::size_t>(begin.back()) * 3 * 128, 5);
@@ -255,7 +272,7 @@ TEST(AttentionBf16, RunsBf16ArithmeticWhenSupported) {
   EXPECT_FALSE(bit_equal(fp32.data(), bf16.data(), fp32.size()));
 }
 
-TEST(AttentionBf16, RowsIndependentOfBatchAndThreads) {
+TEST_P(AttentionBf16, RowsIndependentOfBatchAndThreads) {
   const auto begin = offsets(kLengths);
   for (auto [H, heads] : kBf16Shapes) {
     const auto qkv = test::normal_vector(static_cast<std::size_t>(begin.back()) * 3 * H, 3 + H);
@@ -273,7 +290,7 @@ TEST(AttentionBf16, RowsIndependentOfBatchAndThreads) {
   }
 }
 
-TEST(AttentionBf16, EnvironmentVariableSelectsFp32) {
+TEST_P(AttentionBf16, EnvironmentVariableSelectsFp32) {
   bool cpu;
   {
     ScopedEnv env("ENCORE_NO_BF16", nullptr);
@@ -300,7 +317,7 @@ TEST(AttentionBf16, EnvironmentVariableSelectsFp32) {
     }
 }
 
-TEST(AttentionBf16, OtherHeadSizesRunFp32) {
+TEST_P(AttentionBf16, OtherHeadSizesRunFp32) {
   const auto begin = offsets(kLengths);
   // head sizes 24, 48 and 16: not whole 32-float blocks
   for (auto [H, heads] : std::vector<std::pair<int, int>>{{96, 4}, {96, 2}, {64, 4}}) {
@@ -311,7 +328,7 @@ TEST(AttentionBf16, OtherHeadSizesRunFp32) {
   }
 }
 
-TEST(AttentionBf16, ScratchCoversBothPaths) {
+TEST_P(AttentionBf16, ScratchCoversBothPaths) {
   for (auto [H, heads] : std::vector<std::pair<int, int>>{{96, 3}, {128, 2}, {256, 2}, {96, 4}})
     for (std::int32_t max_len : {1, 16, 17, 130, 512})
       for (int threads : {1, 2})

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/attention.hpp"
@@ -96,7 +98,13 @@ TEST(PositionKernels, AttentionWithRelativeBiasAndWindowFp32) {
 TEST(PositionKernels, AttentionWithRelativeBiasAndWindowBf16) {
   if (!attention_bf16_supported()) GTEST_SKIP() << "this CPU has no AVX512_BF16";
   // bf16 inputs: ~3 significant digits (head size 64 runs BF16; 24 and 20 fall back to FP32).
-  check_biased_attention(AttentionPrecision::BF16, 5e-2);
+  for (const char* kernel : {"avx512_bf16", "amx"}) {
+    if (std::string(kernel) == "amx" && !attention_amx_supported()) continue;
+    SCOPED_TRACE(kernel);
+    setenv("ENCORE_ATTENTION_KERNEL", kernel, 1);
+    check_biased_attention(AttentionPrecision::BF16, 5e-2);
+    unsetenv("ENCORE_ATTENTION_KERNEL");
+  }
 }
 
 TEST(PositionKernels, DisentangledAttentionMatchesPlainLoops) {
