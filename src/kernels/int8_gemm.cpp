@@ -9,7 +9,7 @@
 #include <cstring>
 #include <new>
 
-#include "kernels/int8_epilogue_avx512.hpp"
+#include "kernels/gemm_epilogue_avx512.hpp"
 
 namespace encore::kernels {
 namespace {
@@ -20,7 +20,7 @@ constexpr int kRowsPerTile = 6;            // 6 x 4 = 24 accumulators (+4 weight
 constexpr int kGroupBytes = kPanel * 4;    // one k-group (4 k) of a panel
 constexpr std::int64_t kRowsPerTask = 48;  // rows of one parallel task (a multiple of 6)
 
-#define ENCORE_VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vnni")))
+#define ENCORE_VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vnni,fma")))
 
 // Accumulators of one row of a tile, named (GCC keeps an array of __m512i in memory and
 // reloads it on every k step, halving the speed).
@@ -144,7 +144,7 @@ void int8_gemm(const std::uint8_t* x, std::int64_t rows, std::int64_t ldx, const
     for (std::int64_t r = r_begin; r < r_end; r += kRowsPerTile) {
       const int mr = static_cast<int>(std::min<std::int64_t>(kRowsPerTile, r_end - r));
       kTiles[mr](x + r * ldx, ldx, panel, groups, e, r, col0, n, y, ldy);
-      if (e.activation != Activation::None)
+      if (e.activation != Activation::None && !detail::activation_in_registers(e.activation))
         for (int i = 0; i < mr; ++i)
           detail::activate_row(y + (r + i) * ldy + col0, cols, e.activation);
     }

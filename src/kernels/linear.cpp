@@ -221,6 +221,52 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
   auto* bp = static_cast<float*>(bias_.get_data_handle());
   for (int i = 0; i < out_; ++i) bp[i] = bias ? bias[i] : 0.f;
   s.wait();
+  if (precision_ == LinearPrecision::BF16 && bf16_gemm_amx_supported()) choose_bf16_kernel(weight);
+}
+
+// One whole forward (conversion included) on `rows` rows, best of 3 after a warm-up.
+double Linear::time_forward(std::int64_t rows) const {
+  std::vector<float> x(static_cast<std::size_t>(rows) * in_),
+      y(static_cast<std::size_t>(rows) * out_);
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = 0.01f * static_cast<float>(static_cast<int>(i % 23) - 11);
+  std::vector<std::uint8_t> scratch(scratchpad_bytes(rows) + 64);
+  dnnl::stream s(cpu_engine());
+  double best = 1e30;
+  for (int run = 0; run < 4; ++run) {
+    const auto t0 = std::chrono::steady_clock::now();
+    forward(x.data(), rows, y.data(), s, scratch.data());
+    s.wait();
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (run > 0) best = std::min(best, t);
+  }
+  return best;
+}
+
+void Linear::choose_bf16_kernel(const float* weight) {
+  const char* e = std::getenv("ENCORE_BF16_KERNEL");
+  const std::string env = e ? e : "";
+  const std::string forced = env == "onednn" || env == "amx" ? env : "";
+  auto own = std::make_unique<PackedBf16>(weight, out_, in_);
+  bias_f32_.assign(static_cast<std::size_t>(own->padded_n()), 0.f);  // the own kernel's bias
+  std::copy_n(static_cast<const float*>(bias_.get_data_handle()), out_, bias_f32_.begin());
+  const std::string winner = KernelChoices::instance().choose(
+      "linear.bf16." + std::to_string(in_) + "x" + std::to_string(out_), {"onednn", "amx"},
+      [&](const std::string& c) {
+        if (c == "amx") std::swap(own, own_bf16_);  // forward() runs the own kernel when set
+        const double score = std::log(std::max(time_forward(16), 1e-9)) +
+                             std::log(std::max(time_forward(512), 1e-9));
+        if (c == "amx") std::swap(own, own_bf16_);
+        return score;
+      },
+      forced);
+  if (winner != "amx") {
+    bias_f32_.clear();
+    return;
+  }
+  own_bf16_ = std::move(own);
+  weights_ = memory();  // oneDNN's copy is no longer used
+  cache_.clear();
 }
 
 // Times oneDNN's matmul with the weights in `layout` at a small (online) and a large (batch)
@@ -347,6 +393,7 @@ std::string Linear::kernel_name(std::int64_t rows) const {
     return std::string("encore int8 ") + (amx ? "amx" : "avx512_vnni") + " (fused epilogue" +
            (own_kernel_measured_ ? ", measured)" : ")");
   }
+  if (own_bf16_) return "encore bf16 amx (fused epilogue, measured)";
   std::string name = "oneDNN " + prepared(rows, in_, out_).impl;
   if (!layout_.empty()) name += " (weights " + layout_.substr(5) + ", measured)";
   if (precision_ != LinearPrecision::FP32) name += std::string(" ") + to_string(precision_);
@@ -360,7 +407,9 @@ std::size_t Linear::input_bytes(std::int64_t rows) const {
     case LinearPrecision::FP32:
       return 0;
     case LinearPrecision::BF16:
-      return align_up(n * 2);
+      return own_bf16_ ? align_up(static_cast<std::size_t>(rows) *
+                                  static_cast<std::size_t>(own_bf16_->padded_k()) * 2)
+                       : align_up(n * 2);
     case LinearPrecision::Int8:
       return align_up(static_cast<std::size_t>(rows) * static_cast<std::size_t>(int8_ld())) +
              2 * align_up(static_cast<std::size_t>(rows) * 4);
@@ -369,7 +418,7 @@ std::size_t Linear::input_bytes(std::int64_t rows) const {
 }
 
 std::size_t Linear::scratchpad_bytes(std::int64_t rows) const {
-  if (own_) return input_bytes(rows);
+  if (own_ || own_bf16_) return input_bytes(rows);
   return align_up(prepared(rows, in_, out_).scratchpad) + input_bytes(rows);
 }
 
@@ -380,7 +429,7 @@ void Linear::forward(const float* x, std::int64_t rows, float* y, dnnl::stream& 
   if (ldy == 0) ldy = out_;
   auto& eng = cpu_engine();
   const bool fp32 = precision_ == LinearPrecision::FP32;
-  const Prepared* p = own_ ? nullptr : &prepared(rows, fp32 ? ldx : in_, ldy);
+  const Prepared* p = own_ || own_bf16_ ? nullptr : &prepared(rows, fp32 ? ldx : in_, ldy);
   const std::size_t onednn_scratch = p ? align_up(p->scratchpad) : 0;
   // Scratch: [oneDNN scratchpad][converted input][row scales][row zero points].
   auto* base = static_cast<std::uint8_t*>(scratch);
@@ -392,6 +441,14 @@ void Linear::forward(const float* x, std::int64_t rows, float* y, dnnl::stream& 
     case LinearPrecision::FP32:
       break;
     case LinearPrecision::BF16:
+      if (own_bf16_) {
+        const std::int64_t ld = own_bf16_->padded_k();
+        auto* xb = reinterpret_cast<std::uint16_t*>(converted);
+        convert_to_bf16(x, rows, in_, ldx, xb, ld);
+        bf16_gemm_amx(xb, rows, ld, *own_bf16_, bias_f32_.data(), activation_, y, ldy,
+                      omp_get_max_threads());
+        return;
+      }
       convert_to_bf16(x, rows, in_, ldx, reinterpret_cast<std::uint16_t*>(converted));
       src_ptr = converted;
       break;

@@ -5,7 +5,9 @@
 //
 // Precisions (activations stay FP32 between operations; each Linear converts its own input):
 // - FP32: f32 x f32, bias and activation fused as post-ops.
-// - BF16: x rounded to bf16, bf16 x bf16 with f32 accumulation and output, post-ops as FP32.
+// - BF16: x rounded to bf16, bf16 x bf16 with f32 accumulation and output, post-ops as FP32:
+//   oneDNN's matmul, or on AMX CPUs encore's AMX kernel (bf16_gemm_amx.hpp) where it timed
+//   faster for the layer's shape (KernelChoices; ENCORE_BF16_KERNEL=onednn|amx forces).
 // - INT8: weights symmetric s8 per output channel; x asymmetric u8 with a scale and zero point
 //   per row (dynamic) or one calibrated pair (static); u8 x s8 -> s32 on VNNI, then one pass
 //   removes the zero point (zp·Σw per column), rescales, adds the bias and applies the
@@ -28,6 +30,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "kernels/activation.hpp"
+#include "kernels/bf16_gemm_amx.hpp"
 #include "kernels/int8_gemm.hpp"
 
 namespace encore::kernels {
@@ -78,7 +81,9 @@ class Linear {
   std::size_t scratchpad_bytes(std::int64_t rows) const;
 
   // Bytes of the packed weight (for memory reports).
-  std::size_t packed_bytes() const { return own_ ? own_->bytes() : weights_.get_desc().get_size(); }
+  std::size_t packed_bytes() const {
+    return own_ ? own_->bytes() : own_bf16_ ? own_bf16_->bytes() : weights_.get_desc().get_size();
+  }
   // INT8: 8, or 7 on CPUs without VNNI (see quantize_weights_s8's reduced_range).
   int weight_bits() const { return weight_bits_; }
   // The implementation that runs this linear for `rows` rows, e.g. "oneDNN brg:avx2" or
@@ -115,6 +120,10 @@ class Linear {
   void choose_int8_kernels();
   double time_int8_kernel(Int8Kernel kernel, std::int64_t rows) const;
   Int8Kernel int8_kernel_for(std::int64_t rows) const;
+  // BF16 on AMX CPUs: encore's AMX kernel or oneDNN, whichever timed faster for this shape
+  // (geometric mean over 16 and 512 rows, the whole forward); keeps only the winner's weights.
+  void choose_bf16_kernel(const float* weight);
+  double time_forward(std::int64_t rows) const;
   // Row stride of the u8 input: encore's kernels want k padded to 64.
   std::int64_t int8_ld() const { return own_ ? own_->padded_k() : in_; }
 
@@ -122,9 +131,10 @@ class Linear {
   Activation activation_;
   LinearPrecision precision_;
   int weight_bits_ = 8;
-  std::string layout_;             // set by choose_plain_layout
-  dnnl::memory weights_;           // packed (oneDNN layout)
-  std::unique_ptr<PackedS8> own_;  // or packed for int8_gemm / int8_gemm_amx
+  std::string layout_;                    // set by choose_plain_layout
+  dnnl::memory weights_;                  // packed (oneDNN layout)
+  std::unique_ptr<PackedS8> own_;         // or packed for int8_gemm / int8_gemm_amx
+  std::unique_ptr<PackedBf16> own_bf16_;  // or packed for bf16_gemm_amx
   std::array<Int8Kernel, kRowBuckets.size()> own_kernel_{};
   bool own_kernel_measured_ = false;
   dnnl::memory bias_;

@@ -183,9 +183,13 @@ void epilogue_row(float* y, std::int64_t cols, float rs, std::int32_t zp,
 }  // namespace
 
 void convert_to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,
-                     std::uint16_t* out) {
+                     std::uint16_t* out, std::int64_t out_ld) {
+  if (out_ld == 0) out_ld = cols;
 #pragma omp parallel for schedule(static) if (rows * cols > 32768)
-  for (std::int64_t r = 0; r < rows; ++r) bf16_row(x + r * ld, cols, out + r * cols);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    bf16_row(x + r * ld, cols, out + r * out_ld);
+    std::fill(out + r * out_ld + cols, out + (r + 1) * out_ld, std::uint16_t{0});
+  }
 }
 
 void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,

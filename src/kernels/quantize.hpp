@@ -10,11 +10,12 @@
 
 namespace encore::kernels {
 
-// f32 rows [rows, cols] with leading dimension ld -> dense bf16 [rows, cols] (uint16_t bits),
-// round to nearest even. NaN stays a (quiet) NaN; denormals are rounded like any other value
-// (vcvtneps2bf16 would flush them to zero).
+// f32 rows [rows, cols] with leading dimension ld -> bf16 [rows, cols] (uint16_t bits) with
+// leading dimension out_ld (0: cols; the columns past cols are zeroed), round to nearest
+// even. NaN stays a (quiet) NaN; denormals are rounded like any other value (vcvtneps2bf16
+// would flush them to zero).
 void convert_to_bf16(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,
-                     std::uint16_t* out);
+                     std::uint16_t* out, std::int64_t out_ld = 0);
 
 // Per-row (per-token) asymmetric u8 quantization: for each row r, lo=min(0,min x), hi=max(0,max x),
 // scale[r]=(hi-lo)/255 (1 if hi==lo), zero_point[r]=clamp(round(-lo/scale),0,255),
