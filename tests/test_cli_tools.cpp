@@ -148,7 +148,11 @@ TEST(CliTools, InspectDescribesAndDrawsThePlan) {
   EXPECT_CONTAINS(r.out, "cpu            ");
   for (const char* op : {"qkv_gemm", "attention", "attn_output_gemm", "ffn_up_gemm_gelu", "ffn_down_gemm"})
     EXPECT_TRUE(j["kernels"].contains(op)) << op;
-  EXPECT_CONTAINS(j["kernels"]["qkv_gemm"].get<std::string>(), "oneDNN");
+  {  // oneDNN's matmul or, where it timed faster for the shape, encore's own kernel
+    const std::string qkv = j["kernels"]["qkv_gemm"].get<std::string>();
+    EXPECT_TRUE(qkv.find("oneDNN") != std::string::npos || qkv.find("encore fp32") != std::string::npos)
+        << qkv;
+  }
   EXPECT_CONTAINS(j["kernels"]["attention"].get<std::string>(), "encore fp32");
   if (std::system("command -v dot >/dev/null 2>&1") != 0)
     GTEST_SKIP() << "GraphViz dot not installed";

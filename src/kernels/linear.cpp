@@ -222,6 +222,34 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
   for (int i = 0; i < out_; ++i) bp[i] = bias ? bias[i] : 0.f;
   s.wait();
   if (precision_ == LinearPrecision::BF16 && bf16_gemm_amx_supported()) choose_bf16_kernel(weight);
+  if (precision_ == LinearPrecision::FP32 && layout_.empty() && fp32_gemm_supported())
+    choose_fp32_kernel(weight);
+}
+
+void Linear::choose_fp32_kernel(const float* weight) {
+  const char* e = std::getenv("ENCORE_FP32_KERNEL");
+  const std::string env = e ? e : "";
+  const std::string forced = env == "onednn" || env == "own" ? env : "";
+  auto own = std::make_unique<PackedF32>(weight, out_, in_);
+  bias_f32_.assign(static_cast<std::size_t>(own->padded_n()), 0.f);  // the own kernel's bias
+  std::copy_n(static_cast<const float*>(bias_.get_data_handle()), out_, bias_f32_.begin());
+  const std::string winner = KernelChoices::instance().choose(
+      "linear.fp32." + std::to_string(in_) + "x" + std::to_string(out_), {"onednn", "own"},
+      [&](const std::string& c) {
+        if (c == "own") std::swap(own, own_f32_);  // forward() runs the own kernel when set
+        const double score = std::log(std::max(time_forward(16), 1e-9)) +
+                             std::log(std::max(time_forward(512), 1e-9));
+        if (c == "own") std::swap(own, own_f32_);
+        return score;
+      },
+      forced);
+  if (winner != "own") {
+    bias_f32_.clear();
+    return;
+  }
+  own_f32_ = std::move(own);
+  weights_ = memory();  // oneDNN's copy is no longer used
+  cache_.clear();
 }
 
 // One whole forward (conversion included) on `rows` rows, best of 3 after a warm-up.
@@ -394,6 +422,7 @@ std::string Linear::kernel_name(std::int64_t rows) const {
            (own_kernel_measured_ ? ", measured)" : ")");
   }
   if (own_bf16_) return "encore bf16 amx (fused epilogue, measured)";
+  if (own_f32_) return "encore fp32 avx512 (fused epilogue, measured)";
   std::string name = "oneDNN " + prepared(rows, in_, out_).impl;
   if (!layout_.empty()) name += " (weights " + layout_.substr(5) + ", measured)";
   if (precision_ != LinearPrecision::FP32) name += std::string(" ") + to_string(precision_);
@@ -418,7 +447,7 @@ std::size_t Linear::input_bytes(std::int64_t rows) const {
 }
 
 std::size_t Linear::scratchpad_bytes(std::int64_t rows) const {
-  if (own_ || own_bf16_) return input_bytes(rows);
+  if (own_ || own_bf16_ || own_f32_) return input_bytes(rows);
   return align_up(prepared(rows, in_, out_).scratchpad) + input_bytes(rows);
 }
 
@@ -429,6 +458,11 @@ void Linear::forward(const float* x, std::int64_t rows, float* y, dnnl::stream& 
   if (ldy == 0) ldy = out_;
   auto& eng = cpu_engine();
   const bool fp32 = precision_ == LinearPrecision::FP32;
+  if (own_f32_) {
+    fp32_gemm(x, rows, ldx, *own_f32_, bias_f32_.data(), activation_, y, ldy,
+              omp_get_max_threads());
+    return;
+  }
   const Prepared* p = own_ || own_bf16_ ? nullptr : &prepared(rows, fp32 ? ldx : in_, ldy);
   const std::size_t onednn_scratch = p ? align_up(p->scratchpad) : 0;
   // Scratch: [oneDNN scratchpad][converted input][row scales][row zero points].

@@ -4,7 +4,9 @@
 // runtime-M gemm at small M) and cached.
 //
 // Precisions (activations stay FP32 between operations; each Linear converts its own input):
-// - FP32: f32 x f32, bias and activation fused as post-ops.
+// - FP32: f32 x f32, bias and activation fused: oneDNN's matmul (post-ops), or on AVX-512
+//   CPUs encore's kernel (fp32_gemm.hpp) where it timed faster for the layer's shape
+//   (KernelChoices; ENCORE_FP32_KERNEL=onednn|own forces).
 // - BF16: x rounded to bf16, bf16 x bf16 with f32 accumulation and output, post-ops as FP32:
 //   oneDNN's matmul, or on AMX CPUs encore's AMX kernel (bf16_gemm_amx.hpp) where it timed
 //   faster for the layer's shape (KernelChoices; ENCORE_BF16_KERNEL=onednn|amx forces).
@@ -31,6 +33,7 @@
 
 #include "kernels/activation.hpp"
 #include "kernels/bf16_gemm_amx.hpp"
+#include "kernels/fp32_gemm.hpp"
 #include "kernels/int8_gemm.hpp"
 
 namespace encore::kernels {
@@ -82,7 +85,10 @@ class Linear {
 
   // Bytes of the packed weight (for memory reports).
   std::size_t packed_bytes() const {
-    return own_ ? own_->bytes() : own_bf16_ ? own_bf16_->bytes() : weights_.get_desc().get_size();
+    return own_        ? own_->bytes()
+           : own_bf16_ ? own_bf16_->bytes()
+           : own_f32_  ? own_f32_->bytes()
+                       : weights_.get_desc().get_size();
   }
   // INT8: 8, or 7 on CPUs without VNNI (see quantize_weights_s8's reduced_range).
   int weight_bits() const { return weight_bits_; }
@@ -123,6 +129,8 @@ class Linear {
   // BF16 on AMX CPUs: encore's AMX kernel or oneDNN, whichever timed faster for this shape
   // (geometric mean over 16 and 512 rows, the whole forward); keeps only the winner's weights.
   void choose_bf16_kernel(const float* weight);
+  // FP32 on AVX-512 CPUs: encore's kernel or oneDNN, chosen the same way.
+  void choose_fp32_kernel(const float* weight);
   double time_forward(std::int64_t rows) const;
   // Row stride of the u8 input: encore's kernels want k padded to 64.
   std::int64_t int8_ld() const { return own_ ? own_->padded_k() : in_; }
@@ -135,6 +143,7 @@ class Linear {
   dnnl::memory weights_;                  // packed (oneDNN layout)
   std::unique_ptr<PackedS8> own_;         // or packed for int8_gemm / int8_gemm_amx
   std::unique_ptr<PackedBf16> own_bf16_;  // or packed for bf16_gemm_amx
+  std::unique_ptr<PackedF32> own_f32_;    // or packed for fp32_gemm
   std::array<Int8Kernel, kRowBuckets.size()> own_kernel_{};
   bool own_kernel_measured_ = false;
   dnnl::memory bias_;
