@@ -13,6 +13,8 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+
+#include "kernels/amx_tiles.hpp"
 #define ENCORE_ATTENTION_BF16 1
 #else
 #define ENCORE_ATTENTION_BF16 0
@@ -456,16 +458,8 @@ ENCORE_BF16_INLINE void prefetch(const float* p, int hint) {
 #define ENCORE_AMX_BF16_TARGET \
   __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 
-struct alignas(64) AmxTileConfig {
-  std::uint8_t palette = 1;
-  std::uint8_t start_row = 0;
-  std::uint8_t reserved[14] = {};
-  std::uint16_t colsb[16] = {};
-  std::uint8_t rows[16] = {};
-};
-
 ENCORE_AMX_BF16_TARGET void configure_amx_rows(int rows) {
-  AmxTileConfig c;
+  amx::TileConfig c;
   for (int t : {0, 1, 4, 6, 7}) c.colsb[t] = 64;
   c.rows[0] = c.rows[1] = c.rows[4] = static_cast<std::uint8_t>(rows);
   c.rows[6] = c.rows[7] = 16;

@@ -221,33 +221,38 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
   auto* bp = static_cast<float*>(bias_.get_data_handle());
   for (int i = 0; i < out_; ++i) bp[i] = bias ? bias[i] : 0.f;
   s.wait();
-  if (precision_ == LinearPrecision::BF16 && bf16_gemm_amx_supported()) choose_bf16_kernel(weight);
+  if (precision_ == LinearPrecision::BF16 && bf16_gemm_amx_supported())
+    choose_own_or_onednn(own_bf16_, weight, "ENCORE_BF16_KERNEL", "amx");
   if (precision_ == LinearPrecision::FP32 && layout_.empty() && fp32_gemm_supported())
-    choose_fp32_kernel(weight);
+    choose_own_or_onednn(own_f32_, weight, "ENCORE_FP32_KERNEL", "own");
 }
 
-void Linear::choose_fp32_kernel(const float* weight) {
-  const char* e = std::getenv("ENCORE_FP32_KERNEL");
+template <class Packed>
+void Linear::choose_own_or_onednn(std::unique_ptr<Packed>& slot, const float* weight,
+                                  const char* env_name, const std::string& own_name) {
+  const char* e = std::getenv(env_name);
   const std::string env = e ? e : "";
-  const std::string forced = env == "onednn" || env == "own" ? env : "";
-  auto own = std::make_unique<PackedF32>(weight, out_, in_);
+  const std::string forced = env == "onednn" || env == own_name ? env : "";
+  auto own = std::make_unique<Packed>(weight, out_, in_);
   bias_f32_.assign(static_cast<std::size_t>(own->padded_n()), 0.f);  // the own kernel's bias
   std::copy_n(static_cast<const float*>(bias_.get_data_handle()), out_, bias_f32_.begin());
   const std::string winner = KernelChoices::instance().choose(
-      "linear.fp32." + std::to_string(in_) + "x" + std::to_string(out_), {"onednn", "own"},
+      std::string("linear.") + to_string(precision_) + "." + std::to_string(in_) + "x" +
+          std::to_string(out_),
+      {"onednn", own_name},
       [&](const std::string& c) {
-        if (c == "own") std::swap(own, own_f32_);  // forward() runs the own kernel when set
+        if (c == own_name) std::swap(own, slot);  // forward() runs the own kernel when set
         const double score = std::log(std::max(time_forward(16), 1e-9)) +
                              std::log(std::max(time_forward(512), 1e-9));
-        if (c == "own") std::swap(own, own_f32_);
+        if (c == own_name) std::swap(own, slot);
         return score;
       },
       forced);
-  if (winner != "own") {
+  if (winner != own_name) {
     bias_f32_.clear();
     return;
   }
-  own_f32_ = std::move(own);
+  slot = std::move(own);
   weights_ = memory();  // oneDNN's copy is no longer used
   cache_.clear();
 }
@@ -269,32 +274,6 @@ double Linear::time_forward(std::int64_t rows) const {
     if (run > 0) best = std::min(best, t);
   }
   return best;
-}
-
-void Linear::choose_bf16_kernel(const float* weight) {
-  const char* e = std::getenv("ENCORE_BF16_KERNEL");
-  const std::string env = e ? e : "";
-  const std::string forced = env == "onednn" || env == "amx" ? env : "";
-  auto own = std::make_unique<PackedBf16>(weight, out_, in_);
-  bias_f32_.assign(static_cast<std::size_t>(own->padded_n()), 0.f);  // the own kernel's bias
-  std::copy_n(static_cast<const float*>(bias_.get_data_handle()), out_, bias_f32_.begin());
-  const std::string winner = KernelChoices::instance().choose(
-      "linear.bf16." + std::to_string(in_) + "x" + std::to_string(out_), {"onednn", "amx"},
-      [&](const std::string& c) {
-        if (c == "amx") std::swap(own, own_bf16_);  // forward() runs the own kernel when set
-        const double score = std::log(std::max(time_forward(16), 1e-9)) +
-                             std::log(std::max(time_forward(512), 1e-9));
-        if (c == "amx") std::swap(own, own_bf16_);
-        return score;
-      },
-      forced);
-  if (winner != "amx") {
-    bias_f32_.clear();
-    return;
-  }
-  own_bf16_ = std::move(own);
-  weights_ = memory();  // oneDNN's copy is no longer used
-  cache_.clear();
 }
 
 // Times oneDNN's matmul with the weights in `layout` at a small (online) and a large (batch)

@@ -126,11 +126,13 @@ class Linear {
   void choose_int8_kernels();
   double time_int8_kernel(Int8Kernel kernel, std::int64_t rows) const;
   Int8Kernel int8_kernel_for(std::int64_t rows) const;
-  // BF16 on AMX CPUs: encore's AMX kernel or oneDNN, whichever timed faster for this shape
-  // (geometric mean over 16 and 512 rows, the whole forward); keeps only the winner's weights.
-  void choose_bf16_kernel(const float* weight);
-  // FP32 on AVX-512 CPUs: encore's kernel or oneDNN, chosen the same way.
-  void choose_fp32_kernel(const float* weight);
+  // FP32 on AVX-512 CPUs and BF16 on AMX CPUs: encore's kernel (`slot`, named `own_name`) or
+  // oneDNN, whichever timed faster for this shape (geometric mean over 16 and 512 rows, the
+  // whole forward; `env_name` may force "onednn" or `own_name`); keeps only the winner's
+  // weights.
+  template <class Packed>
+  void choose_own_or_onednn(std::unique_ptr<Packed>& slot, const float* weight,
+                            const char* env_name, const std::string& own_name);
   double time_forward(std::int64_t rows) const;
   // Row stride of the u8 input: encore's kernels want k padded to 64.
   std::int64_t int8_ld() const { return own_ ? own_->padded_k() : in_; }
