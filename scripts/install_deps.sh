@@ -6,6 +6,11 @@ packages=(
   build-essential cmake pkg-config
   nlohmann-json3-dev libicu-dev libpcre2-dev libcli11-dev libdnnl-dev
   libgtest-dev libgmock-dev libbenchmark-dev graphviz
+  # The Python module (python/): pybind11 and NumPy for Debian's python3; pytest for its
+  # tests; build/setuptools/wheel/venv to build the wheel and install it offline; matplotlib
+  # for examples/performance_benchmark.py's plot.
+  pybind11-dev python3-dev python3-numpy python3-pytest python3-build python3-setuptools
+  python3-wheel python3-venv python3-matplotlib
   # Debian builds libdnnl with its OpenCL GPU runtime, so dnnl-config.cmake calls
   # find_package(OpenCL REQUIRED). libdnnl-dev only *recommends* this package and we install
   # with --no-install-recommends, so it is named here (headers + ICD loader, ~1 MB).

@@ -16,41 +16,32 @@ void add_build_command(CLI::App& app) {
     std::string output;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("build", "Write an optimised plan (BF16 or INT8 weights, calibration) to a folder");
+  auto* cmd = app.add_subcommand(
+      "build", "Write an optimised plan (BF16 or INT8 weights, calibration) to a folder");
   add_model_folder_options(cmd, *a);
   add_precision_options(cmd, *a, false);
   cmd->get_option("--precision")->required();
   cmd->add_option("--output", a->output, "Plan folder to write")->required();
   cmd->callback([a] {
-    if (a->precision == "auto") throw InputError("build needs a concrete --precision (fp32, bf16, int8, int8-static)");
+    if (a->precision == "auto")
+      throw InputError("build needs a concrete --precision (fp32, bf16, int8, int8-static)");
     Precision p = parse_precision(a->precision);
     // `--calibration` with plain `int8` means calibrated (static) INT8.
-    if (p == Precision::Int8Dynamic && a->precision == "int8" && !a->calibration.empty()) p = Precision::Int8Static;
+    if (p == Precision::Int8Dynamic && a->precision == "int8" && !a->calibration.empty())
+      p = Precision::Int8Static;
     const auto t0 = std::chrono::steady_clock::now();
     ModelOptions o = model_options(*a);  // reads --calibration once
     o.precision = p;
     const auto model = load_model(*a, o);
-    const auto& impl = model->internals();
-    if (model->is_plan()) throw InputError(impl.dir.string() + " is already a plan; build from the Hugging Face folder");
-    quant::PlanManifest m;
-    m.precision = model->precision();
-    m.layers = impl.encoder->precision();
-    m.source_model = std::filesystem::absolute(impl.dir).lexically_normal().string();
-    if (m.precision == Precision::Int8Static) {
-      m.calibration_method = a->calibration_method;
-      m.calibration_percentile = a->percentile;
-      m.calibration_source = std::filesystem::path(a->calibration).filename().string();
-      m.calibration_rows = o.calibration.texts.size();
-    }
-    m.fallback_auto = a->fallback == "auto";
-    m.fallback_min_cosine = a->fallback_min_cosine;
-    quant::write_plan(impl.dir, a->output, m);
+    const quant::PlanManifest m = quant::write_model_plan(*model, o, a->output);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::string layers;
     for (const auto& l : model->layer_precisions()) layers += (layers.empty() ? "" : ",") + l;
     std::printf("wrote %s: %s plan (layers %s), %.1f MB of weights, in %.1f s\n", a->output.c_str(),
                 to_string(m.precision).c_str(), layers.c_str(),
-                static_cast<double>(std::filesystem::file_size(std::filesystem::path(a->output) / "model.safetensors")) / 1e6,
+                static_cast<double>(std::filesystem::file_size(std::filesystem::path(a->output) /
+                                                               "model.safetensors")) /
+                    1e6,
                 s);
   });
 }

@@ -13,6 +13,7 @@
 #include "kernels/quantize.hpp"
 #include "model/encoder_config.hpp"
 #include "model/encoder_weights.hpp"
+#include "runtime/model_impl.hpp"
 
 namespace encore::quant {
 
@@ -66,7 +67,8 @@ void add_linear(io::SafetensorsWriter& w, const std::string& name, const float* 
       std::vector<std::int8_t> q(n);
       std::vector<float> scale(static_cast<std::size_t>(rows));
       std::vector<std::int32_t> col_sum(static_cast<std::size_t>(rows));
-      kernels::quantize_weights_s8(data, rows, cols, nullptr, q.data(), scale.data(), col_sum.data());
+      kernels::quantize_weights_s8(data, rows, cols, nullptr, q.data(), scale.data(),
+                                   col_sum.data());
       w.add(name, io::DType::I8, {rows, cols}, q.data(), n);
       w.add(name + "_scale", io::DType::F32, {rows}, scale.data(), scale.size() * 4);
       return;
@@ -104,7 +106,9 @@ std::string file_checksum(const fs::path& path) {
   return hex;
 }
 
-bool is_plan_dir(const fs::path& dir) { return fs::exists(dir / kPlanFile); }
+bool is_plan_dir(const fs::path& dir) {
+  return fs::exists(dir / kPlanFile);
+}
 
 PlanManifest read_plan(const fs::path& dir) {
   const fs::path file = dir / kPlanFile;
@@ -121,8 +125,8 @@ PlanManifest read_plan(const fs::path& dir) {
     PlanManifest m;
     m.version = j["version"].get<int>();
     if (m.version != kPlanVersion)
-      throw fail("plan format version " + std::to_string(m.version) + ", this encore reads version " +
-                 std::to_string(kPlanVersion));
+      throw fail("plan format version " + std::to_string(m.version) +
+                 ", this encore reads version " + std::to_string(kPlanVersion));
     try {
       m.precision = parse_precision(j.at("precision").get<std::string>());
     } catch (const InputError& e) {
@@ -140,7 +144,8 @@ PlanManifest read_plan(const fs::path& dir) {
       m.fallback_auto = j["fallback"].value("auto", false);
       m.fallback_min_cosine = j["fallback"].value("min_cosine", 0.0);
     }
-    if (!j.contains("layers") || !j["layers"].is_array()) throw fail("\"layers\" is missing or not an array");
+    if (!j.contains("layers") || !j["layers"].is_array())
+      throw fail("\"layers\" is missing or not an array");
     for (std::size_t i = 0; i < j["layers"].size(); ++i) {
       const json& L = j["layers"][i];
       const std::string lw = "layer " + std::to_string(i);
@@ -175,19 +180,23 @@ PlanManifest read_plan(const fs::path& dir) {
     const bool static_int8 = m.precision == Precision::Int8Static;
     for (std::size_t i = 0; i < m.layers.size(); ++i) {
       const auto& lp = m.layers[i];
-      if (lp.precision == kernels::LinearPrecision::Int8 && static_int8 != lp.input_ranges.has_value())
-        throw fail("layer " + std::to_string(i) + (static_int8 ? " lacks the calibrated input ranges an int8-static plan needs"
-                                                               : " has input ranges in a plan that is not int8-static"));
+      if (lp.precision == kernels::LinearPrecision::Int8 &&
+          static_int8 != lp.input_ranges.has_value())
+        throw fail("layer " + std::to_string(i) +
+                   (static_int8 ? " lacks the calibrated input ranges an int8-static plan needs"
+                                : " has input ranges in a plan that is not int8-static"));
     }
     const json& w = j.at("weights");
-    if (w.value("file", std::string()) != kWeightsFile) throw fail("\"weights.file\" must be model.safetensors");
+    if (w.value("file", std::string()) != kWeightsFile)
+      throw fail("\"weights.file\" must be model.safetensors");
     m.weights_bytes = w.at("bytes").get<std::uintmax_t>();
     m.weights_checksum = w.at("checksum").get<std::string>();
     const fs::path wf = dir / kWeightsFile;
     if (!fs::exists(wf)) throw Error(wf.string() + ": the plan's weights file is missing");
     if (fs::file_size(wf) != m.weights_bytes)
-      throw Error(wf.string() + ": corrupt plan: the weights file has " + std::to_string(fs::file_size(wf)) +
-                  " bytes, the plan recorded " + std::to_string(m.weights_bytes));
+      throw Error(wf.string() + ": corrupt plan: the weights file has " +
+                  std::to_string(fs::file_size(wf)) + " bytes, the plan recorded " +
+                  std::to_string(m.weights_bytes));
     if (file_checksum(wf) != m.weights_checksum)
       throw Error(wf.string() + ": corrupt plan: the weights file does not match the checksum in " +
                   std::string(kPlanFile) + " (changed or damaged since `encore build` wrote it)");
@@ -199,12 +208,16 @@ PlanManifest read_plan(const fs::path& dir) {
 
 void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifest m) {
   if (fs::exists(out_dir)) {
-    if (!fs::is_directory(out_dir)) throw InputError(out_dir.string() + " exists and is not a folder");
+    if (!fs::is_directory(out_dir))
+      throw InputError(out_dir.string() + " exists and is not a folder");
     if (!fs::is_empty(out_dir) && !is_plan_dir(out_dir))
-      throw InputError(out_dir.string() + " is a non-empty folder that is not an encore plan; refusing to write into it");
+      throw InputError(
+          out_dir.string() +
+          " is a non-empty folder that is not an encore plan; refusing to write into it");
   }
   if (fs::exists(source_dir / kPlanFile))
-    throw InputError(source_dir.string() + " is already a plan; build from the Hugging Face folder");
+    throw InputError(source_dir.string() +
+                     " is already a plan; build from the Hugging Face folder");
   const EncoderConfig config = EncoderConfig::load(source_dir);
   if (m.layers.size() != static_cast<std::size_t>(config.num_hidden_layers))
     throw Error("plan has " + std::to_string(m.layers.size()) + " layers, the model " +
@@ -266,7 +279,8 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
       if (!pos_key.empty()) add_f32(w, pre + n.query + ".pos_key_projected", pos_key);
       if (!pos_query.empty()) add_f32(w, pre + n.query + ".pos_query_projected", pos_query);
       if (!L.pos_key_weight.empty()) dense(pre + n.pos_key, L.pos_key_weight, L.pos_key_bias);
-      if (!L.pos_query_weight.empty()) dense(pre + n.pos_query, L.pos_query_weight, L.pos_query_bias);
+      if (!L.pos_query_weight.empty())
+        dense(pre + n.pos_query, L.pos_query_weight, L.pos_query_bias);
     }
     if (!slot(runtime::LinearSlot::AttnOut).empty())
       runtime::fold_attention_smoothing(L, H, slot(runtime::LinearSlot::AttnOut));
@@ -297,7 +311,8 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
       }
     }
     add_linear(w, pre + n.attention_output + ".weight", L.attn_output_weight.data.data(), H, H, p);
-    if (!L.attn_output_bias.empty()) add_f32(w, pre + n.attention_output + ".bias", L.attn_output_bias);
+    if (!L.attn_output_bias.empty())
+      add_f32(w, pre + n.attention_output + ".bias", L.attn_output_bias);
     if (L.has_attn_ln) norm(pre + n.attention_norm, L.attn_ln_weight, L.attn_ln_bias);
     const std::int64_t up = L.intermediate_weight.shape[0];
     add_linear(w, pre + n.ffn_in + ".weight", L.intermediate_weight.data.data(), up, H, p);
@@ -306,10 +321,12 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
     if (!L.output_bias.empty()) add_f32(w, pre + n.ffn_out + ".bias", L.output_bias);
     norm(pre + n.ffn_norm, L.output_ln_weight, L.output_ln_bias);
   }
-  if (!wts.final_norm_weight.empty()) norm(n.final_norm, wts.final_norm_weight, wts.final_norm_bias);
+  if (!wts.final_norm_weight.empty())
+    norm(n.final_norm, wts.final_norm_weight, wts.final_norm_bias);
   if (wts.has_pooler) dense(n.pooler, wts.pooler_weight, wts.pooler_bias);
   if (wts.has_classifier) {
-    if (!wts.head_dense_weight.empty()) dense(n.head_dense, wts.head_dense_weight, wts.head_dense_bias);
+    if (!wts.head_dense_weight.empty())
+      dense(n.head_dense, wts.head_dense_weight, wts.head_dense_bias);
     if (!wts.head_norm_weight.empty()) norm(n.head_norm, wts.head_norm_weight, wts.head_norm_bias);
     dense(n.classifier, wts.classifier_weight, wts.classifier_bias);
   }
@@ -324,7 +341,8 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
     fs::create_directories((out_dir / f).parent_path());
     fs::copy_file(src, out_dir / f, fs::copy_options::overwrite_existing);
     // Sources may be read-only (a shared model store); the plan's copy must be replaceable.
-    fs::permissions(out_dir / f, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::add);
+    fs::permissions(out_dir / f, fs::perms::owner_read | fs::perms::owner_write,
+                    fs::perm_options::add);
   }
   if (config.arch->layer_groups && config.num_hidden_groups != config.num_hidden_layers) {
     json cfg = read_json_file(source_dir / "config.json", "model config");
@@ -371,7 +389,8 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
     layers.push_back(L);
   }
   j["layers"] = layers;
-  j["weights"] = {{"file", kWeightsFile}, {"bytes", m.weights_bytes}, {"checksum", m.weights_checksum}};
+  j["weights"] = {
+      {"file", kWeightsFile}, {"bytes", m.weights_bytes}, {"checksum", m.weights_checksum}};
   const fs::path tmp = out_dir / (std::string(kPlanFile) + ".tmp");
   {
     std::ofstream out(tmp);
@@ -379,6 +398,27 @@ void write_plan(const fs::path& source_dir, const fs::path& out_dir, PlanManifes
     if (!out) throw Error(tmp.string() + ": cannot write the plan");
   }
   fs::rename(tmp, out_dir / kPlanFile);
+}
+
+PlanManifest write_model_plan(const Model& model, const ModelOptions& options,
+                              const std::filesystem::path& out_dir) {
+  const auto& impl = model.internals();
+  if (model.is_plan())
+    throw InputError(impl.dir.string() + " is already a plan; build from the Hugging Face folder");
+  PlanManifest m;
+  m.precision = model.precision();
+  m.layers = impl.encoder->precision();
+  m.source_model = std::filesystem::absolute(impl.dir).lexically_normal().string();
+  if (m.precision == Precision::Int8Static) {
+    m.calibration_method = options.calibration.method;
+    m.calibration_percentile = options.calibration.percentile;
+    m.calibration_source = options.calibration.source;
+    m.calibration_rows = options.calibration.texts.size();
+  }
+  m.fallback_auto = options.fallback_auto;
+  m.fallback_min_cosine = options.fallback_min_cosine;
+  write_plan(impl.dir, out_dir, m);
+  return read_plan(out_dir);
 }
 
 }  // namespace encore::quant

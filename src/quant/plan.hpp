@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "encore/model.hpp"
 #include "encore/precision.hpp"
 #include "runtime/encoder.hpp"
 
@@ -48,6 +49,12 @@ PlanManifest read_plan(const std::filesystem::path& dir);
 // plan computes bit-identical outputs.
 void write_plan(const std::filesystem::path& source_dir, const std::filesystem::path& out_dir,
                 PlanManifest manifest);
+
+// Writes a plan of a loaded `model` (a Hugging Face folder, not a plan) in its own precision,
+// recording the calibration and fallback `options` it was loaded with; returns the manifest.
+// What `encore build` and the Python module's Model.save do.
+PlanManifest write_model_plan(const Model& model, const ModelOptions& options,
+                              const std::filesystem::path& out_dir);
 
 // 64-bit checksum of a file's bytes, as hex (the plan's "checksum").
 std::string file_checksum(const std::filesystem::path& path);

@@ -45,10 +45,6 @@ const ArchReference& reference(const std::string& name) {
   return cache.emplace(name, std::move(r)).first->second;
 }
 
-
-
-
-
 fs::path model_dir(const std::string& name) {
   return test::shared_dir() / "models" / "arch" / name;
 }
@@ -208,10 +204,12 @@ TEST_P(ArchitectureVsReference, Bf16TokenCosineAndDecisiveArgmax) {
 TEST_P(ArchitectureVsReference, Int8TokenCosineAndDecisiveArgmax) {
   for (const Precision p : {Precision::Int8Dynamic, Precision::Int8Static}) {
     const Agreement a = agreement(GetParam(), p);
-    // Without VNNI, INT8 weights keep 7 bits (quantize_weights_s8's reduced range): wider
-    // bounds there, not measured in this session (its CPU has VNNI).
+    // Without VNNI, INT8 weights keep 7 bits (quantize_weights_s8's reduced range, as
+    // vpmaddubsw saturates int16 pairs): wider bounds there. Measured on an AMD EPYC Zen 3
+    // (AVX2, no VNNI), 2026-12-02: INT8 dynamic 0.9717 (deberta-v3-cls) to 0.9989, static
+    // 0.914 (modernbert-cls) and 0.968 (distilbert-cls) to 0.9985; decisive argmax 100%.
     const bool vnni = kernels::cpu_has_vnni();
-    const double bound = p == Precision::Int8Dynamic ? (vnni ? 0.99 : 0.98) : (vnni ? 0.92 : 0.90);
+    const double bound = p == Precision::Int8Dynamic ? (vnni ? 0.99 : 0.965) : (vnni ? 0.92 : 0.90);
     EXPECT_GE(a.min_token_cosine, bound) << to_string(p);
     EXPECT_GE(static_cast<double>(a.decisive_same), 0.99 * static_cast<double>(a.decisive_rows))
         << to_string(p);
@@ -260,9 +258,11 @@ TEST(Albert, SharedLayersArePackedOnce) {
   o.precision = Precision::Int8Dynamic;
   EXPECT_EQ(Model::load(dir, o)->internals().encoder->distinct_layer_weights(), 1);
   o.precision = Precision::Int8Static;
-  o.calibration.texts = {{"a calibration text", std::nullopt}, {"another one, longer", std::nullopt}};
+  o.calibration.texts = {{"a calibration text", std::nullopt},
+                         {"another one, longer", std::nullopt}};
   EXPECT_EQ(Model::load(dir, o)->internals().encoder->distinct_layer_weights(), 3);
-  EXPECT_EQ(Model::load(model_dir("distilbert-cls"))->internals().encoder->distinct_layer_weights(), 3);
+  EXPECT_EQ(Model::load(model_dir("distilbert-cls"))->internals().encoder->distinct_layer_weights(),
+            3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Arch, ArchitectureVsReference,
