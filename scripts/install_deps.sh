@@ -6,6 +6,8 @@ packages=(
   build-essential cmake pkg-config
   nlohmann-json3-dev libicu-dev libpcre2-dev libcli11-dev libdnnl-dev
   libgtest-dev libgmock-dev libbenchmark-dev graphviz
+  # encore serve's HTTP server (brings OpenSSL, zlib and brotli headers with it).
+  libcpp-httplib-dev
   # The Python module (python/): pybind11 and NumPy for Debian's python3; pytest for its
   # tests; build/setuptools/wheel/venv to build the wheel and install it offline; matplotlib
   # for examples/performance_benchmark.py's plot.

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   encore::cli::add_inspect_command(app);
   encore::cli::add_build_command(app);
   encore::cli::add_tune_command(app);
+  encore::cli::add_serve_command(app);
   encore::cli::add_tokenize_command(app);
   try {
     app.parse(argc, argv);

@@ -50,6 +50,7 @@ struct BatchOptions {
   std::size_t max_batch_tokens = 8192;  // tokens per forward pass (a longer input runs alone)
   std::size_t max_length = 0;           // 0: the model's default
   bool truncate = true;                 // false: inputs longer than max_length are an error
+  TruncationDirection truncation_direction = TruncationDirection::Right;  // Left keeps the end
 };
 
 // Per input row, the tensors `encore run` writes (names as in ../shared/reference).
@@ -108,6 +109,16 @@ class Model {
   bool is_plan() const;  // loaded from an `encore build` folder
 
   std::vector<RowOutput> forward(std::span<const TextInput> inputs, const BatchOptions& batching = {}) const;
+  // Tokenizes `inputs` as forward/classify/embed do (max_length, truncate), for callers that
+  // batch tokenized rows themselves (a server tokenizes on its own threads).
+  std::vector<Encoding> encode(std::span<const TextInput> inputs, const BatchOptions& batching = {}) const;
+  // forward() on tokenized rows (from encode()); with `hidden_states` false, each row's
+  // last_hidden_state stays empty (its cls, mean_pooled and head outputs are still filled).
+  std::vector<RowOutput> forward_encoded(std::span<const Encoding> rows, const BatchOptions& batching = {},
+                                         bool hidden_states = true) const;
+  // Throws InputError naming the first row that forward_encoded would refuse: empty, token or
+  // type ids outside the model's tables, or longer than max_length().
+  void check_encoded(std::span<const Encoding> rows) const;
   // Softmax for single-label models, sigmoid for multi-label, raw values for regression.
   // top_k 0 returns every label.
   std::vector<Classification> classify(std::span<const TextInput> inputs, std::size_t top_k = 1,

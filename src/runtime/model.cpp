@@ -171,7 +171,7 @@ std::vector<Encoding> Model::Impl::encode_all(std::span<const TextInput> inputs,
   if (scope.active()) scope.set_args({{"inputs", inputs.size()}});
   const std::size_t max_len = b.max_length ? std::min(b.max_length, max_length) : max_length;
   EncodeOptions opts;
-  if (b.truncate) opts.truncation = Truncation{max_len};
+  if (b.truncate) opts.truncation = Truncation{max_len, TruncationStrategy::LongestFirst, b.truncation_direction};
   std::vector<Encoding> out;
   out.reserve(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -192,7 +192,7 @@ std::vector<Encoding> Model::Impl::encode_all(std::span<const TextInput> inputs,
 }
 
 template <typename Visit>
-void Model::Impl::run_batches(const std::vector<Encoding>& encodings, const BatchOptions& b,
+void Model::Impl::run_batches(std::span<const Encoding> encodings, const BatchOptions& b,
                               bool pooler, bool logits, Visit visit) const {
   // Sort by length within windows of a few batches, so each batch holds similar lengths and
   // attention work splits evenly across threads; results go back to input order.
@@ -242,11 +242,51 @@ void Model::Impl::run_batches(const std::vector<Encoding>& encodings, const Batc
 std::vector<RowOutput> Model::forward(std::span<const TextInput> inputs,
                                       const BatchOptions& batching) const {
   ProfileScope scope("call", "forward");
-  const auto encodings = impl_->encode_all(inputs, batching);
-  const std::int64_t H = hidden_size();
-  const std::int64_t C = num_labels();
+  return impl_->forward_rows(impl_->encode_all(inputs, batching), batching, true);
+}
+
+std::vector<Encoding> Model::encode(std::span<const TextInput> inputs, const BatchOptions& batching) const {
+  return impl_->encode_all(inputs, batching);
+}
+
+void Model::check_encoded(std::span<const Encoding> rows) const {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Encoding& e = rows[i];
+    if (e.ids.empty() || e.type_ids.size() != e.ids.size())
+      throw InputError("row " + std::to_string(i + 1) + ": empty, or ids and type_ids of different lengths");
+    if (e.ids.size() > impl_->max_length)
+      throw InputError("row " + std::to_string(i + 1) + " has " + std::to_string(e.ids.size()) +
+                       " tokens, more than the maximum of " + std::to_string(impl_->max_length));
+    const auto vocab = static_cast<std::int64_t>(impl_->config.vocab_size);
+    for (const std::int32_t id : e.ids)
+      if (id < 0 || id >= vocab)
+        throw InputError("row " + std::to_string(i + 1) + ": token id " + std::to_string(id) +
+                         " outside the vocabulary of " + std::to_string(vocab));
+    const auto types = std::max<std::int64_t>(impl_->config.type_vocab_size, 1);
+    for (const std::int32_t t : e.type_ids)
+      if (t < 0 || t >= types)
+        throw InputError("row " + std::to_string(i + 1) + ": token type " + std::to_string(t) +
+                         " outside the model's " + std::to_string(types));
+  }
+}
+
+std::vector<RowOutput> Model::forward_encoded(std::span<const Encoding> rows, const BatchOptions& batching,
+                                              bool hidden_states) const {
+  ProfileScope scope("call", "forward_encoded");
+  check_encoded(rows);
+  return impl_->forward_rows(rows, batching, hidden_states);
+}
+
+std::vector<RowOutput> Model::Impl::forward_rows(std::span<const Encoding> encodings, const BatchOptions& batching,
+                                                 bool hidden_states) const {
+  const std::int64_t H = config.hidden_size;
+  const std::int64_t C = encoder->num_labels();
+  const bool has_pooler = encoder->has_pooler();
+  const bool has_classifier = encoder->has_classifier();
+  const Pooling default_pooling = config.default_pooling;
+  const bool default_normalize = config.default_normalize;
   std::vector<RowOutput> rows(encodings.size());
-  impl_->run_batches(encodings, batching, has_pooler(), has_classifier(),
+  run_batches(encodings, batching, has_pooler, has_classifier,
                      [&](const runtime::PackedBatch& batch, const std::vector<std::size_t>& index,
                          const runtime::Encoder::Outputs& out) {
     for (std::int32_t s = 0; s < batch.num_sequences(); ++s) {
@@ -257,16 +297,16 @@ std::vector<RowOutput> Model::forward(std::span<const TextInput> inputs,
       r.truncated = e.truncated;
       const float* h = out.hidden + static_cast<std::int64_t>(batch.seq_begin[s]) * H;
       const std::int64_t len = batch.length(s);
-      r.last_hidden_state.assign(h, h + len * H);
+      if (hidden_states) r.last_hidden_state.assign(h, h + len * H);
       r.cls.assign(h, h + H);
       r.mean_pooled.assign(H, 0.f);
       for (std::int64_t t = 0; t < len; ++t)
         for (std::int64_t c = 0; c < H; ++c) r.mean_pooled[c] += h[t * H + c];
       for (auto& v : r.mean_pooled) v /= static_cast<float>(len);
       if (out.pooled) r.pooler_output.assign(out.pooled + s * H, out.pooled + (s + 1) * H);
-      if (default_pooling() != Pooling::None) {
-        r.sentence_embedding = default_pooling() == Pooling::Cls ? r.cls : r.mean_pooled;
-        if (default_normalize()) normalize_l2(r.sentence_embedding);
+      if (default_pooling != Pooling::None) {
+        r.sentence_embedding = default_pooling == Pooling::Cls ? r.cls : r.mean_pooled;
+        if (default_normalize) normalize_l2(r.sentence_embedding);
       }
       if (out.logits) r.logits.assign(out.logits + s * C, out.logits + (s + 1) * C);
     }

@@ -46,11 +46,13 @@ struct Model::Impl {
   }
 
   std::vector<Encoding> encode_all(std::span<const TextInput> inputs, const BatchOptions& b) const;
+  std::vector<RowOutput> forward_rows(std::span<const Encoding> encodings, const BatchOptions& b,
+                                      bool hidden_states) const;
 
   // Runs `encodings` in batches of consecutive rows; `visit(batch, first_row, outputs)` reads
   // each batch's outputs before the next batch overwrites them.
   template <typename Visit>
-  void run_batches(const std::vector<Encoding>& encodings, const BatchOptions& b, bool pooler,
+  void run_batches(std::span<const Encoding> encodings, const BatchOptions& b, bool pooler,
                    bool logits, Visit visit) const;
 };
 

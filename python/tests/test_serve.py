@@ -1,0 +1,242 @@
+"""`encore serve` on a free loopback port: each route's JSON in text-embeddings-inference's
+shapes, its errors (status and {"error", "error_type"} body), the API key, the concurrency
+limit, /metrics, batching that never changes answers (<= 1e-5), and drain on SIGTERM."""
+
+import base64
+import json
+import re
+import signal
+import struct
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import encore
+from conftest import CLI, DEMO, MODELS, cli
+
+
+class Server:
+    def __init__(self, model, *args):
+        self.proc = subprocess.Popen([CLI, "serve", "--model", str(model), "--port", "0", "--threads", "2", *args],
+                                     stderr=subprocess.PIPE, text=True)
+        line = ""
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+            if not line and self.proc.poll() is not None:
+                raise RuntimeError(f"encore serve exited with {self.proc.returncode}")
+        else:
+            raise RuntimeError("encore serve did not start: " + line)
+        self.stderr = []
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+
+    def request(self, method, path, body=None, headers=None, raw=None):
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), dict(e.headers)
+
+    def post(self, path, body, **kw):
+        status, data, headers = self.request("POST", path, body, **kw)
+        return status, json.loads(data) if data else None, headers
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            return self.proc.wait(timeout=60)
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def demo_server():
+    s = Server(DEMO, "--max-client-batch-size", "8", "--payload-limit", "20000")
+    yield s
+    assert s.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def reranker_server():
+    s = Server(MODELS / "arch/xlmr-reranker")
+    yield s
+    assert s.stop() == 0
+
+
+def test_health_and_info(demo_server):
+    status, _, _ = demo_server.request("GET", "/health")
+    assert status == 200
+    status, data, _ = demo_server.request("GET", "/info")
+    info = json.loads(data)
+    assert status == 200 and info["model_dtype"] == "fp32" and info["max_input_length"] == 512
+    assert info["max_client_batch_size"] == 8 and "classifier" in info["model_type"]
+
+
+def test_embed_equals_cli(demo_server):
+    texts = ["book a flight to paris", "what is the weather like", "hi"]
+    status, out, headers = demo_server.post("/embed", {"inputs": texts})
+    assert status == 200 and len(out) == 3 and len(out[0]) == 128
+    expected = [r["embedding"] for r in cli("embed", "--model", str(DEMO), "--pooling", "mean", "--normalize", *texts)]
+    np.testing.assert_allclose(np.array(out), np.array(expected), atol=1e-5)
+    for h in ("x-compute-time", "x-queue-time", "x-inference-time", "x-tokenization-time", "x-total-time"):
+        assert h in {k.lower() for k in headers}
+    assert int({k.lower(): v for k, v in headers.items()}["x-compute-tokens"]) > 6
+    status, one, _ = demo_server.post("/embed", {"inputs": "hi", "normalize": False})
+    assert status == 200 and len(one) == 1
+    raw = encore.Model(DEMO, threads=1).embed("hi", pooling="mean")
+    np.testing.assert_allclose(one[0], raw, atol=1e-5)
+
+
+def test_predict_shapes_and_scores(demo_server):
+    status, out, _ = demo_server.post("/predict", {"inputs": "book a flight to paris"})
+    assert status == 200 and isinstance(out, list) and len(out) == 151
+    assert set(out[0]) == {"score", "label"} and out[0]["label"] == "book_flight"
+    assert [d["score"] for d in out] == sorted((d["score"] for d in out), reverse=True)
+    expected = cli("classify", "--model", str(DEMO), "book a flight to paris")[0]
+    assert abs(out[0]["score"] - expected["score"]) <= 1e-5
+    status, batch, _ = demo_server.post("/predict", {"inputs": [["book a flight"], ["hi"], ["a", "b"]]})
+    assert status == 200 and len(batch) == 3 and all(len(r) == 151 for r in batch)
+    status, pair, _ = demo_server.post("/predict", {"inputs": ["book a flight", "to paris"]})
+    assert status == 200 and isinstance(pair[0], dict)
+    pair_expected = cli("classify", "--model", str(DEMO), "--pair", "to paris", "book a flight")[0]
+    assert pair[0]["label"] == pair_expected["label"] and abs(pair[0]["score"] - pair_expected["score"]) <= 1e-5
+    status, raw, _ = demo_server.post("/predict", {"inputs": "hi", "raw_scores": True})
+    logits = encore.Model(DEMO, threads=1).logits("hi")
+    assert abs(raw[0]["score"] - float(logits.max())) <= 1e-5
+
+
+def test_rerank(reranker_server):
+    texts = ["a cat is an animal", "the stock market fell", "cats purr"]
+    status, out, _ = reranker_server.post("/rerank", {"query": "what is a cat", "texts": texts, "return_text": True})
+    assert status == 200 and len(out) == 3 and set(out[0]) == {"index", "score", "text"}
+    assert [r["score"] for r in out] == sorted((r["score"] for r in out), reverse=True)
+    ce = encore.CrossEncoder(MODELS / "arch/xlmr-reranker", threads=1)
+    expected = ce.predict([("what is a cat", t) for t in texts])
+    for r in out:
+        assert abs(r["score"] - expected[r["index"]]) <= 1e-5 and r["text"] == texts[r["index"]]
+    status, err, _ = reranker_server.post("/rerank", {"query": "q"})
+    assert status == 422 and err["error_type"] == "Validation"
+
+
+def test_tokenize_and_decode(demo_server):
+    status, out, _ = demo_server.post("/tokenize", {"inputs": "Hello world!"})
+    assert status == 200 and [t["text"] for t in out[0]] == ["[CLS]", "hello", "world", "!", "[SEP]"]
+    assert out[0][0]["special"] and out[0][0]["start"] is None and out[0][1]["start"] == 0 and out[0][1]["stop"] == 5
+    ids = [t["id"] for t in out[0]]
+    status, text, _ = demo_server.post("/decode", {"ids": ids})
+    assert status == 200 and text == ["hello world!"]
+    status, err, _ = demo_server.post("/decode", {"ids": [10**9]})
+    assert status == 422
+
+
+def test_openai_embeddings(demo_server):
+    status, out, _ = demo_server.post("/v1/embeddings", {"input": ["hi", "book a flight"], "model": "demo"})
+    assert status == 200 and out["object"] == "list" and out["model"] == "demo"
+    assert [d["index"] for d in out["data"]] == [0, 1] and out["data"][0]["object"] == "embedding"
+    assert out["usage"]["prompt_tokens"] == out["usage"]["total_tokens"] > 4
+    status, b64, _ = demo_server.post("/v1/embeddings", {"input": "hi", "encoding_format": "base64"})
+    decoded = struct.unpack("<128f", base64.b64decode(b64["data"][0]["embedding"]))
+    np.testing.assert_allclose(decoded, out["data"][0]["embedding"], atol=1e-6)
+
+
+def test_errors(demo_server):
+    def err(body, expect, kind="Validation"):
+        code, out, _ = demo_server.post("/embed", body)
+        assert code == expect, out
+        assert set(out) == {"error", "error_type"} and out["error_type"] == kind
+
+    err({"inputs": ""}, 422)
+    err({"inputs": []}, 422)
+    err({"inputs": [1, 2]}, 422)
+    err({"texts": ["a"]}, 422)
+    err({"inputs": ["a"] * 9}, 413)
+    err({"inputs": "word " * 600, "truncate": False}, 422)
+    err({"inputs": "a", "truncation_direction": "Up"}, 422)
+    assert demo_server.post("/embed", {"inputs": "word " * 600, "truncate": True})[0] == 200
+    code, out, _ = demo_server.request("POST", "/embed", raw=b"{not json")
+    assert code == 422 and json.loads(out)["error_type"] == "Validation"
+    code, out, _ = demo_server.request("POST", "/embed", raw=b'{"inputs": "\xff\xfe"}')
+    assert code == 422
+    code, out, _ = demo_server.request("POST", "/embed", raw=json.dumps({"inputs": "a" * 30000}).encode())
+    assert code == 413 and json.loads(out)["error_type"] == "Validation"
+    code, out, _ = demo_server.request("GET", "/nothing")
+    assert code == 404 and json.loads(out)["error"]
+    assert demo_server.post("/rerank", {"query": "a", "texts": ["b"]})[0] == 424  # not a one-label model
+
+
+def test_api_key():
+    s = Server(DEMO, "--api-key", "secret")
+    try:
+        code, out, _ = s.post("/embed", {"inputs": "hi"})
+        assert code == 401 and out["error_type"] == "Unauthorized"
+        assert s.post("/embed", {"inputs": "hi"}, headers={"Authorization": "Bearer wrong"})[0] == 401
+        assert s.post("/embed", {"inputs": "hi"}, headers={"Authorization": "Bearer secret"})[0] == 200
+    finally:
+        assert s.stop() == 0
+
+
+def test_concurrency_limit_gives_429():
+    s = Server(DEMO, "--max-concurrent-requests", "1", "--max-batch-delay-ms", "400")
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            codes = list(pool.map(lambda _: s.post("/embed", {"inputs": "hi"}), range(4)))
+        statuses = sorted(c[0] for c in codes)
+        assert 200 in statuses and 429 in statuses, statuses
+        for code, out, _ in codes:
+            if code == 429:
+                assert out["error_type"] == "Overloaded"
+    finally:
+        assert s.stop() == 0
+
+
+def test_batching_does_not_change_answers(clinc_test):
+    s = Server(MODELS / "clinc-bert-small", "--max-batch-delay-ms", "20")
+    try:
+        texts = [r["text"] for r in clinc_test[:48]]
+        alone = [s.post("/embed", {"inputs": t})[1][0] for t in texts[:8]]
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            together = list(pool.map(lambda i: s.post("/embed", {"inputs": texts[i : i + 3]})[1], range(0, 48, 3)))
+        flat = [e for group in together for e in group]
+        np.testing.assert_allclose(np.array(flat[:8]), np.array(alone), atol=1e-5)
+        metrics = s.request("GET", "/metrics")[1].decode()
+        rows = [l for l in metrics.splitlines() if l.startswith("encore_batch_requests_count")]
+        batches = int(float(rows[0].split()[1]))
+        assert batches < 8 + 16, "concurrent requests should have shared batches"
+    finally:
+        assert s.stop() == 0
+
+
+def test_metrics_are_prometheus_text(demo_server):
+    demo_server.post("/embed", {"inputs": "hi"})
+    status, data, headers = demo_server.request("GET", "/metrics")
+    text = data.decode()
+    assert status == 200
+    sample = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? -?[0-9.e+Inf-]+$')
+    for line in text.splitlines():
+        assert line.startswith("# HELP ") or line.startswith("# TYPE ") or sample.match(line), line
+    assert re.search(r'encore_requests_total\{route="/embed",status="200"\} [1-9]', text)
+    assert "encore_request_seconds_count" in text and "encore_queue_depth 0" in text
+
+
+def test_sigterm_drains_in_flight_requests():
+    s = Server(DEMO, "--max-batch-delay-ms", "1500")
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("r", s.post("/embed", {"inputs": "hi"})))
+    t.start()
+    time.sleep(0.5)  # the request waits in the batcher
+    s.proc.send_signal(signal.SIGTERM)
+    t.join(timeout=30)
+    assert result["r"][0] == 200 and len(result["r"][1]) == 1
+    assert s.proc.wait(timeout=30) == 0
