@@ -13,6 +13,9 @@ packages=(
   # for examples/performance_benchmark.py's plot.
   pybind11-dev python3-dev python3-numpy python3-pytest python3-build python3-setuptools
   python3-wheel python3-venv python3-matplotlib
+  # encore serve's page is tested in headless Chromium through Selenium (chromedriver); a font
+  # so that it renders text. wrk drives scripts/load_test.sh.
+  chromium chromium-driver python3-selenium fonts-liberation wrk
   # Debian builds libdnnl with its OpenCL GPU runtime, so dnnl-config.cmake calls
   # find_package(OpenCL REQUIRED). libdnnl-dev only *recommends* this package and we install
   # with --no-install-recommends, so it is named here (headers + ICD loader, ~1 MB).

@@ -240,3 +240,155 @@ def test_sigterm_drains_in_flight_requests():
     t.join(timeout=30)
     assert result["r"][0] == 200 and len(result["r"][1]) == 1
     assert s.proc.wait(timeout=30) == 0
+
+
+def test_embed_all_equals_forward(demo_server):
+    status, out, _ = demo_server.post("/embed_all", {"inputs": ["hi", "book a flight to paris"]})
+    assert status == 200 and len(out) == 2
+    model = encore.Model(DEMO, threads=1)
+    for text, tokens in zip(["hi", "book a flight to paris"], out):
+        expected = model.forward(text)["last_hidden_state"]
+        assert np.array(tokens).shape == expected.shape  # every token, [CLS] and [SEP] included
+        np.testing.assert_allclose(np.array(tokens), expected, atol=1e-5)
+    status, one, _ = demo_server.post("/embed_all", {"inputs": "hi"})
+    assert status == 200 and np.array(one).shape == (1, 3, 128)
+    assert demo_server.post("/embed_all", {"inputs": ""})[0] == 422
+
+
+def test_openapi_lists_every_route(demo_server):
+    status, data, headers = demo_server.request("GET", "/openapi.json")
+    doc = json.loads(data)
+    assert status == 200 and headers["Content-Type"].startswith("application/json")
+    assert doc["openapi"].startswith("3.0") and doc["info"]["title"] == "encore serve"
+    routes = {"/embed", "/embed_all", "/predict", "/rerank", "/tokenize", "/decode", "/v1/embeddings",
+              "/health", "/info", "/metrics", "/openapi.json", "/"}
+    assert set(doc["paths"]) == routes
+    for path, ops in doc["paths"].items():
+        for method in ops:
+            # Every documented route exists: an empty body is a 422 (or 424 without the head), never 404.
+            code = demo_server.request(method.upper(), path, raw=b"{}" if method == "post" else None)[0]
+            assert code in (200, 422, 424), (method, path, code)
+    refs = re.findall(r'"\$ref": "#/components/(\w+)/(\w+)"', data.decode())
+    for kind, name in refs:
+        assert name in doc["components"][kind], name
+
+
+def test_page_is_self_contained(demo_server):
+    status, data, headers = demo_server.request("GET", "/")
+    page = data.decode()
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "<script>" in page and 'id="run"' in page
+    assert not re.search(r'(src|href)="(https?:)?//', page), "the page loads nothing from elsewhere"
+
+
+def test_page_and_openapi_open_without_key():
+    s = Server(DEMO, "--api-key", "secret")
+    try:
+        assert s.request("GET", "/")[0] == 200
+        assert s.request("GET", "/openapi.json")[0] == 200
+        assert s.request("GET", "/info")[0] == 401
+    finally:
+        assert s.stop() == 0
+
+
+def test_client_disconnect_cancels_queued_work():
+    import socket
+
+    s = Server(DEMO, "--max-batch-requests", "1")
+    try:
+        long_texts = [" ".join(["flight"] * 400)] * 32
+        body = json.dumps({"inputs": long_texts}).encode()
+        head = (f"POST /embed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        socks = []
+        for _ in range(12):
+            c = socket.create_connection(("127.0.0.1", s.port))
+            c.sendall(head + body)
+            socks.append(c)
+        time.sleep(0.3)
+        for c in socks:
+            c.close()  # every client goes away while most requests still queue
+        deadline = time.time() + 60
+        metrics = ""
+        while time.time() < deadline:
+            metrics = s.request("GET", "/metrics")[1].decode()
+            if "encore_queue_depth 0" in metrics and "encore_requests_in_flight 0\n" in metrics:
+                break
+            time.sleep(0.1)
+        cancelled = int(re.search(r"^encore_cancelled_rows_total (\d+)", metrics, re.M).group(1))
+        batches = int(float(re.search(r"^encore_batch_requests_count (\S+)", metrics, re.M).group(1)))
+        assert cancelled >= 32, metrics  # at least one whole request never ran
+        assert batches * 32 + cancelled <= 12 * 32
+        assert s.post("/embed", {"inputs": "still serving"})[0] == 200
+    finally:
+        assert s.stop() == 0
+
+
+def test_page_in_headless_chromium(demo_server, tmp_path):
+    import os
+    import shutil
+
+    if not shutil.which("chromedriver") or not os.path.exists("/usr/bin/chromium"):
+        if os.environ.get("CI"):
+            pytest.fail("CI installs chromium and chromium-driver (scripts/install_deps.sh)")
+        pytest.skip("chromium / chromium-driver not installed")
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=900,700",
+                f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(arg)
+    from selenium.webdriver.chrome.service import Service
+
+    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
+    try:
+        driver.get(f"http://127.0.0.1:{demo_server.port}/")
+        wait = WebDriverWait(driver, 30)
+        wait.until(lambda d: d.find_element(By.ID, "run").is_enabled())
+        assert "classifier" in driver.find_element(By.ID, "model").text
+        driver.find_element(By.ID, "text").send_keys("book a flight to paris")
+        driver.find_element(By.ID, "run").click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#labels tr")))
+        rows = driver.find_elements(By.CSS_SELECTOR, "#labels tr")
+        top_label, top_score = rows[0].find_elements(By.TAG_NAME, "td")[:2]
+        expected = demo_server.post("/predict", {"inputs": "book a flight to paris"})[1][0]
+        assert top_label.text == expected["label"]
+        assert abs(float(top_score.text) - expected["score"]) < 1e-4
+        assert len(rows) == 10
+        shot = os.environ.get("ENCORE_SCREENSHOT")
+        if shot:
+            driver.save_screenshot(shot)
+        # An error from the server is shown, not swallowed.
+        driver.find_element(By.ID, "text").clear()
+        driver.find_element(By.ID, "text").send_keys("x " * 600)
+        driver.find_element(By.ID, "run").click()
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#result .error")))
+        assert "maximum" in driver.find_element(By.CSS_SELECTOR, "#result .error").text
+
+        # An embedding model: the page compares two texts by cosine similarity.
+        st = Server(MODELS / "arch/distilbert-st")
+        try:
+            driver.get(f"http://127.0.0.1:{st.port}/")
+            wait.until(lambda d: d.find_element(By.ID, "run").is_enabled())
+            assert driver.find_element(By.ID, "run").text == "Compare"
+            driver.find_element(By.ID, "text").send_keys("a cat sat")
+            driver.find_element(By.ID, "pair").send_keys("a dog ran")
+            driver.find_element(By.ID, "run").click()
+            wait.until(ec.presence_of_element_located((By.ID, "similarity")))
+            a, b = st.post("/embed", {"inputs": ["a cat sat", "a dog ran"]})[1]
+            expected = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+            assert abs(float(driver.find_element(By.ID, "similarity").text) - expected) < 1e-4
+        finally:
+            assert st.stop() == 0
+    finally:
+        driver.quit()
+
+
+def test_wrong_method_is_405(demo_server):
+    code, out, _ = demo_server.request("GET", "/embed")
+    assert code == 405 and json.loads(out)["error_type"] == "Validation"
+    assert demo_server.request("POST", "/health", raw=b"{}")[0] == 405

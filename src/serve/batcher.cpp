@@ -1,5 +1,7 @@
 #include "serve/batcher.hpp"
 
+#include <algorithm>
+
 #include "encore/error.hpp"
 
 namespace encore::serve {
@@ -15,11 +17,12 @@ Batcher::~Batcher() {
   if (thread_.joinable()) thread_.join();
 }
 
-Batcher::Ticket Batcher::submit(std::vector<Encoding> rows) {
+Batcher::Ticket Batcher::submit(std::vector<Encoding> rows, bool hidden_states) {
   // Refused here, on the caller's thread, so a bad row never fails a batch it shares.
   model_->check_encoded(rows);
   auto r = std::make_shared<Request>();
   r->rows = std::move(rows);
+  r->hidden_states = hidden_states;
   r->result.rows.resize(r->rows.size());
   r->cancelled = std::make_shared<std::atomic<bool>>(false);
   r->queued_at = std::chrono::steady_clock::now();
@@ -111,8 +114,10 @@ void Batcher::loop() {
       }
     std::exception_ptr error;
     std::vector<RowOutput> out;
+    const bool hidden = std::any_of(slices.begin(), slices.end(),
+                                    [](const Slice& s) { return s.request->hidden_states; });
     try {
-      out = model_->forward_encoded(rows, options, false);
+      out = model_->forward_encoded(rows, options, hidden);
     } catch (...) {
       error = std::current_exception();
     }
@@ -146,8 +151,10 @@ void Batcher::loop() {
         r.promise.set_exception(error);
         continue;
       }
-      for (std::size_t i = 0; i < s.count; ++i)
+      for (std::size_t i = 0; i < s.count; ++i) {
         r.result.rows[s.first + i] = std::move(out[first_output + i]);
+        if (hidden && !r.hidden_states) r.result.rows[s.first + i].last_hidden_state = {};
+      }
       r.result.inference_s += seconds;
       r.done += s.count;
       if (r.done == r.rows.size()) r.promise.set_value(std::move(r.result));

@@ -60,9 +60,10 @@ class Batcher {
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
-  // Queues `rows` (from Model::encode). Throws InputError for a row the model refuses
-  // (Model::check_encoded), encore::Error once stop() was called.
-  Ticket submit(std::vector<Encoding> rows);
+  // Queues `rows` (from Model::encode). With `hidden_states`, its rows keep last_hidden_state
+  // (the batch it shares computes them; other requests' rows drop them). Throws InputError for
+  // a row the model refuses (Model::check_encoded), encore::Error once stop() was called.
+  Ticket submit(std::vector<Encoding> rows, bool hidden_states = false);
   // Stops accepting; what is queued still runs. Returns at once (the destructor waits).
   void stop();
   // Requests queued or running.
@@ -80,6 +81,7 @@ class Batcher {
     std::size_t next = 0;  // first row not yet taken into a batch
     std::size_t done = 0;  // rows computed
     bool failed = false;
+    bool hidden_states = false;
     std::promise<BatchResult> promise;
     std::shared_ptr<std::atomic<bool>> cancelled;
   };

@@ -75,7 +75,8 @@ void Metrics::batch(std::size_t requests, std::size_t rows, std::size_t tokens) 
   batch_tokens_.observe(static_cast<double>(tokens));
 }
 
-std::string Metrics::render(std::size_t queue_depth, std::size_t in_flight) const {
+std::string Metrics::render(std::size_t queue_depth, std::size_t in_flight,
+                            std::uint64_t cancelled_rows) const {
   std::string out =
       "# HELP encore_requests_total Finished HTTP requests by route and status code.\n"
       "# TYPE encore_requests_total counter\n";
@@ -102,6 +103,10 @@ std::string Metrics::render(std::size_t queue_depth, std::size_t in_flight) cons
       "# HELP encore_requests_in_flight Requests being handled.\n# TYPE encore_requests_in_flight "
       "gauge\n";
   out += "encore_requests_in_flight " + std::to_string(in_flight) + "\n";
+  out +=
+      "# HELP encore_cancelled_rows_total Queued inputs never computed because their client "
+      "disconnected.\n# TYPE encore_cancelled_rows_total counter\n";
+  out += "encore_cancelled_rows_total " + std::to_string(cancelled_rows) + "\n";
   return out;
 }
 

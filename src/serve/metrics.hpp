@@ -32,7 +32,8 @@ class Metrics {
   void request(const std::string& route, int status);
   void timings(double tokenization_s, double queue_s, double inference_s, double total_s);
   void batch(std::size_t requests, std::size_t rows, std::size_t tokens);
-  std::string render(std::size_t queue_depth, std::size_t in_flight) const;
+  std::string render(std::size_t queue_depth, std::size_t in_flight,
+                     std::uint64_t cancelled_rows) const;
 
  private:
   mutable std::mutex mutex_;

@@ -2,12 +2,20 @@
 
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <cmath>
+
 #include <csignal>
 #include <cstdio>
 #include <numeric>
 #include <thread>
 
+#include "serve/assets.hpp"
 #include "serve/requests.hpp"
 
 namespace encore::serve {
@@ -68,6 +76,54 @@ std::string base64(const std::vector<float>& v) {
   return out;
 }
 
+// cpp-httplib 0.11 (Debian 12's) gives a handler no way to see its connection, so a request
+// that waits finds its socket among the process's descriptors by its two addresses. The
+// descriptor stays open while the handler runs (httplib closes it after the reply).
+int connection_socket(const std::string& peer_addr, int peer_port, int local_port) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return -1;
+  int found = -1;
+  while (const dirent* e = readdir(dir)) {
+    char* end = nullptr;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != 0) continue;
+    struct stat st {};
+    if (fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_storage peer{}, local{};
+    socklen_t pl = sizeof peer, ll = sizeof local;
+    if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &pl) != 0 ||
+        getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &ll) != 0)
+      continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    int pport = 0, lport = 0;
+    if (peer.ss_family == AF_INET) {
+      const auto* p = reinterpret_cast<const sockaddr_in*>(&peer);
+      inet_ntop(AF_INET, &p->sin_addr, text, sizeof text);
+      pport = ntohs(p->sin_port);
+      lport = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);
+    } else if (peer.ss_family == AF_INET6) {
+      const auto* p = reinterpret_cast<const sockaddr_in6*>(&peer);
+      inet_ntop(AF_INET6, &p->sin6_addr, text, sizeof text);
+      pport = ntohs(p->sin6_port);
+      lport = ntohs(reinterpret_cast<const sockaddr_in6*>(&local)->sin6_port);
+    } else {
+      continue;
+    }
+    if (pport == peer_port && lport == local_port && peer_addr == text) {
+      found = static_cast<int>(fd);
+      break;
+    }
+  }
+  closedir(dir);
+  return found;
+}
+
+// The client closed its end (a request/response client never half-closes while waiting).
+bool peer_closed(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 std::atomic<int> g_signal{0};
 void on_signal(int s) {
   g_signal = s;
@@ -79,6 +135,7 @@ struct Server::Call {
   Clock::time_point start = Clock::now();
   double tokenization_s = 0, queue_s = 0, inference_s = 0;
   std::size_t tokens = 0;
+  const httplib::Request* request = nullptr;
 };
 
 Server::Server(std::shared_ptr<const Model> model, ServeOptions options)
@@ -107,6 +164,11 @@ Server::Server(std::shared_ptr<const Model> model, ServeOptions options)
   http_->new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
   http_->set_payload_max_length(options_.payload_limit);
   http_->set_read_timeout(30, 0);
+  // Replies are small and written at once: without TCP_NODELAY a reply waits ~40 ms for the
+  // client's delayed ACK. Keep-alive connections stay for many requests, as clients expect.
+  http_->set_tcp_nodelay(true);
+  http_->set_keep_alive_max_count(100000);
+  http_->set_keep_alive_timeout(5);
   routes();
 }
 
@@ -129,16 +191,33 @@ std::vector<Encoding> Server::tokenize(std::vector<TextInput> inputs, bool trunc
   return rows;
 }
 
-BatchResult Server::compute(std::vector<Encoding> rows, Call& call) {
+BatchResult Server::compute(std::vector<Encoding> rows, Call& call, bool hidden_states) {
   Batcher::Ticket t;
   try {
-    t = batcher_.submit(std::move(rows));
+    t = batcher_.submit(std::move(rows), hidden_states);
   } catch (const InputError& e) {
     throw HttpError(422, "Validation", e.what());
   } catch (const Error& e) {
     throw HttpError(503, "Unhealthy", e.what());
   }
-  BatchResult r = t.result.get();
+  // While it waits, a request watches its connection: a client gone away cancels the rows
+  // not yet computed. The socket is looked for only once a wait outlasts a short batch.
+  int fd = -2;
+  while (t.result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+    if (fd == -2)
+      fd = connection_socket(call.request->remote_addr, call.request->remote_port, port_);
+    if (fd >= 0 && peer_closed(fd)) {
+      t.cancelled->store(true);
+      break;
+    }
+  }
+  BatchResult r;
+  try {
+    r = t.result.get();
+  } catch (const Error&) {
+    if (t.cancelled->load()) throw HttpError(499, "Cancelled", "the client closed the connection");
+    throw;
+  }
   call.queue_s = r.queue_s;
   call.inference_s = r.inference_s;
   return r;
@@ -146,8 +225,10 @@ BatchResult Server::compute(std::vector<Encoding> rows, Call& call) {
 
 template <typename Handler>
 void Server::post(const std::string& path, Handler handler) {
-  http_->Post(path, [this, path, handler](const httplib::Request& req, httplib::Response& res) {
+  routes_[{"POST", path}] = [this, path, handler](const httplib::Request& req,
+                                                  httplib::Response& res) {
     Call call;
+    call.request = &req;
     const std::size_t now = ++in_flight_;
     try {
       if (draining_) throw HttpError(503, "Unhealthy", "the server is shutting down");
@@ -185,24 +266,49 @@ void Server::post(const std::string& path, Handler handler) {
     --in_flight_;
     metrics_.request(path,
                      res.status < 0 ? 200 : res.status);  // httplib sets 200 after the handler
-  });
+  };
 }
 
-void Server::routes() {
-  auto& http = *http_;
-  http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    // /health stays open for load balancers and readiness probes.
-    if (options_.api_key.empty() || req.path == "/health")
-      return httplib::Server::HandlerResponse::Unhandled;
-    if (req.get_header_value("Authorization") == "Bearer " + options_.api_key)
-      return httplib::Server::HandlerResponse::Unhandled;
+bool Server::authorized(const httplib::Request& req) const {
+  // /health stays open for load balancers and readiness probes; the page and the API
+  // description hold no data (the page asks for the key).
+  if (options_.api_key.empty() || req.path == "/health" || req.path == "/" ||
+      req.path == "/openapi.json")
+    return true;
+  return req.get_header_value("Authorization") == "Bearer " + options_.api_key;
+}
+
+void Server::handle(const httplib::Request& req, httplib::Response& res) {
+  if (!authorized(req)) {
     res.status = 401;
     res.set_content(
         error_body("missing or wrong API key (Authorization: Bearer ...)", "Unauthorized"),
         "application/json");
     metrics_.request(req.path, 401);
-    return httplib::Server::HandlerResponse::Handled;
-  });
+    return;
+  }
+  const auto route = routes_.find({req.method, req.path});
+  if (route != routes_.end()) return route->second(req, res);
+  const bool other_method = std::any_of(routes_.begin(), routes_.end(),
+                                        [&](const auto& r) { return r.first.second == req.path; });
+  res.status = other_method ? 405 : 404;
+  res.set_content(
+      error_body((other_method ? "no method " : "no route ") + req.method + " " + req.path,
+                 "Validation"),
+      "application/json");
+}
+
+void Server::get(const std::string& path, Route route) {
+  routes_[{"GET", path}] = std::move(route);
+}
+
+void Server::routes() {
+  auto& http = *http_;
+  // httplib reads and bounds the request; encore's own table routes it (so that the fuzzer
+  // reaches the same code through handle()).
+  http.Get(".*", [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
+  http.Post(".*",
+            [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
   http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;  // a route's own error body
     if (res.status == 413)
@@ -236,6 +342,25 @@ void Server::routes() {
       auto& v = embedding(r);
       if (norm) normalize(v);
       out.push_back(v);
+    }
+    return out;
+  });
+
+  // TEI's /embed_all: every token's last hidden state, special tokens included.
+  post("/embed_all", [this](const json& body, Call& call) {
+    bool single = false;
+    auto inputs = text_inputs(body, "inputs", options_.max_client_batch_size, single);
+    const auto t = truncation(body, options_.auto_truncate);
+    auto result = compute(tokenize(std::move(inputs), t.truncate, t.left, call), call, true);
+    const auto h = static_cast<std::size_t>(model_->hidden_size());
+    json out = json::array();
+    for (const auto& r : result.rows) {
+      json tokens = json::array();
+      for (std::size_t i = 0; i + h <= r.last_hidden_state.size(); i += h)
+        tokens.push_back(
+            std::vector<float>(r.last_hidden_state.begin() + static_cast<std::ptrdiff_t>(i),
+                               r.last_hidden_state.begin() + static_cast<std::ptrdiff_t>(i + h)));
+      out.push_back(std::move(tokens));
     }
     return out;
   });
@@ -377,7 +502,7 @@ void Server::routes() {
     return out;
   });
 
-  http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+  get("/health", [this](const httplib::Request&, httplib::Response& res) {
     if (draining_) {
       res.status = 503;
       res.set_content(error_body("shutting down", "Unhealthy"), "application/json");
@@ -385,7 +510,7 @@ void Server::routes() {
       res.set_content("", "text/plain");
     }
   });
-  http.Get("/info", [this, classifier](const httplib::Request&, httplib::Response& res) {
+  get("/info", [this, classifier](const httplib::Request&, httplib::Response& res) {
     json info{
         {"model_id", options_.model_id},
         {"model_dtype", to_string(model_->precision())},
@@ -407,8 +532,17 @@ void Server::routes() {
         {"version", "0.1.0"}};
     res.set_content(dump(info), "application/json");
   });
-  http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_.render(batcher_.pending(), in_flight_), "text/plain; version=0.0.4");
+  get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(assets::index_html.data(), assets::index_html.size(),
+                    "text/html; charset=utf-8");
+  });
+  get("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(assets::openapi_json.data(), assets::openapi_json.size(), "application/json");
+  });
+  get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(
+        metrics_.render(batcher_.pending(), in_flight_, batcher_.stats().cancelled_rows),
+        "text/plain; version=0.0.4");
   });
 }
 

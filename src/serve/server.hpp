@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -50,18 +52,26 @@ class Server {
   // Stop accepting (/health answers 503), let in-flight requests finish, make run() return.
   void shutdown();
 
+  // Answers one request as the listening server does (API key, route table, the route),
+  // without a socket: what the fuzzer calls.
+  void handle(const httplib::Request& req, httplib::Response& res);
+
  private:
+  using Route = std::function<void(const httplib::Request&, httplib::Response&)>;
   struct Call;  // one request's timings and outcome
   void routes();
+  bool authorized(const httplib::Request& req) const;
+  void get(const std::string& path, Route route);
   template <typename Handler>
   void post(const std::string& path, Handler handler);
   std::vector<Encoding> tokenize(std::vector<TextInput> inputs, bool truncate, bool left,
                                  Call& call) const;
-  BatchResult compute(std::vector<Encoding> rows, Call& call);
+  BatchResult compute(std::vector<Encoding> rows, Call& call, bool hidden_states = false);
 
   std::shared_ptr<const Model> model_;
   ServeOptions options_;
   std::unique_ptr<httplib::Server> http_;
+  std::map<std::pair<std::string, std::string>, Route> routes_;  // (method, path)
   Metrics metrics_;  // before batcher_: the batcher's thread reports to it until it is joined
   Batcher batcher_;
   std::atomic<std::size_t> in_flight_{0};

@@ -1,0 +1,21 @@
+# Writes OUTPUT: a C++ file defining encore::serve::assets::<name> for each ASSETS file, as raw
+# string literals, so the server ships its page and OpenAPI document inside the binary.
+# Run as: cmake -DOUTPUT=... -DASSETS="name=path|..." -P embed_assets.cmake
+set(body "// Generated from src/serve/assets by cmake/embed_assets.cmake; do not edit.\n")
+string(APPEND body "#include \"serve/assets.hpp\"\n\nnamespace encore::serve::assets {\n")
+string(REPLACE "|" ";" ASSETS "${ASSETS}")
+foreach(pair IN LISTS ASSETS)
+  string(REPLACE "=" ";" parts "${pair}")
+  list(GET parts 0 name)
+  list(GET parts 1 path)
+  file(READ "${path}" content)
+  string(FIND "${content}" ")encore_asset\"" clash)
+  if(NOT clash EQUAL -1)
+    message(FATAL_ERROR "${path} contains the raw-string delimiter")
+  endif()
+  string(APPEND body "const std::string_view ${name} = R\"encore_asset(${content})encore_asset\";\n")
+endforeach()
+string(APPEND body "}  // namespace encore::serve::assets\n")
+file(WRITE "${OUTPUT}.tmp" "${body}")
+file(COPY_FILE "${OUTPUT}.tmp" "${OUTPUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUTPUT}.tmp")
