@@ -14,6 +14,7 @@
 
 #include "encore/model_config.hpp"
 #include "encore/precision.hpp"
+#include "encore/scores.hpp"
 #include "encore/tokenizer.hpp"
 
 namespace encore {
@@ -66,11 +67,6 @@ struct RowOutput {
   bool truncated = false;
 };
 
-struct LabelScore {
-  std::string label;
-  float score;
-};
-
 struct Classification {
   std::vector<LabelScore> labels;  // best first (top-k, or all)
   std::vector<float> logits;
@@ -108,21 +104,29 @@ class Model {
   const std::vector<std::string>& notices() const;
   bool is_plan() const;  // loaded from an `encore build` folder
 
-  std::vector<RowOutput> forward(std::span<const TextInput> inputs, const BatchOptions& batching = {}) const;
+  std::vector<RowOutput> forward(std::span<const TextInput> inputs,
+                                 const BatchOptions& batching = {}) const;
   // Tokenizes `inputs` as forward/classify/embed do (max_length, truncate), for callers that
   // batch tokenized rows themselves (a server tokenizes on its own threads).
-  std::vector<Encoding> encode(std::span<const TextInput> inputs, const BatchOptions& batching = {}) const;
+  std::vector<Encoding> encode(std::span<const TextInput> inputs,
+                               const BatchOptions& batching = {}) const;
   // forward() on tokenized rows (from encode()); with `hidden_states` false, each row's
   // last_hidden_state stays empty (its cls, mean_pooled and head outputs are still filled).
-  std::vector<RowOutput> forward_encoded(std::span<const Encoding> rows, const BatchOptions& batching = {},
+  std::vector<RowOutput> forward_encoded(std::span<const Encoding> rows,
+                                         const BatchOptions& batching = {},
                                          bool hidden_states = true) const;
+  // Allocates and touches the working memory of the largest batch `max_batch_tokens` allows
+  // (its rows as short as the tokenizer's special tokens make them), for one caller at a time:
+  // a server's memory is then at its peak from the start instead of creeping up to it.
+  void reserve(std::size_t max_batch_tokens) const;
   // Throws InputError naming the first row that forward_encoded would refuse: empty, token or
   // type ids outside the model's tables, or longer than max_length().
   void check_encoded(std::span<const Encoding> rows) const;
-  // Softmax for single-label models, sigmoid for multi-label, raw values for regression.
-  // top_k 0 returns every label.
+  // Scores by `scores` (Default: softmax for single-label models, sigmoid for multi-label and
+  // one-logit models, raw values for regression). top_k 0 returns every label.
   std::vector<Classification> classify(std::span<const TextInput> inputs, std::size_t top_k = 1,
-                                       const BatchOptions& batching = {}) const;
+                                       const BatchOptions& batching = {},
+                                       ScoreFunction scores = ScoreFunction::Default) const;
   std::vector<std::vector<float>> embed(std::span<const TextInput> inputs, EmbeddingPooling pooling,
                                         bool normalize, const BatchOptions& batching = {}) const;
 

@@ -119,8 +119,6 @@ py::array_t<T> to_numpy(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
   return py::array_t<T>(std::move(shape), owned->data(), base);
 }
 
-enum class ScoreFunction { Default, Softmax, Sigmoid, None };
-
 ScoreFunction parse_function(const std::optional<std::string>& f) {
   if (!f) return ScoreFunction::Default;
   if (*f == "softmax") return ScoreFunction::Softmax;
@@ -128,29 +126,6 @@ ScoreFunction parse_function(const std::optional<std::string>& f) {
   if (*f == "none") return ScoreFunction::None;
   throw py::value_error(
       "function_to_apply must be \"softmax\", \"sigmoid\", \"none\" or None, got \"" + *f + "\"");
-}
-
-// Replaces the model's default scores by `f` applied to the logits, best first.
-void rescore(Classification& c, ScoreFunction f, const std::vector<std::string>& names,
-             std::size_t k) {
-  std::vector<float> s = c.logits;
-  if (f == ScoreFunction::Sigmoid) {
-    for (auto& v : s) v = 1.f / (1.f + std::exp(-v));
-  } else if (f == ScoreFunction::Softmax && !s.empty()) {
-    const float m = *std::max_element(s.begin(), s.end());
-    float sum = 0.f;
-    for (auto& v : s) sum += (v = std::exp(v - m));
-    for (auto& v : s) v /= sum;
-  }
-  std::vector<std::size_t> order(s.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return s[a] > s[b]; });
-  c.labels.clear();
-  for (std::size_t i = 0; i < std::min(k, order.size()); ++i) {
-    const std::size_t id = order[i];
-    c.labels.push_back({id < names.size() ? names[id] : "LABEL_" + std::to_string(id), s[id]});
-  }
 }
 
 py::list label_dicts(const Classification& c) {
@@ -222,9 +197,7 @@ class PyModel {
     std::vector<Classification> results;
     {
       py::gil_scoped_release nogil;
-      results = model_->classify(in.rows, f == ScoreFunction::Default ? top_k.value_or(0) : 0, b);
-      if (f != ScoreFunction::Default)
-        for (auto& r : results) rescore(r, f, model_->labels(), top_k.value_or(r.logits.size()));
+      results = model_->classify(in.rows, top_k.value_or(0), b, f);
     }
     if (in.single) return label_dicts(results.front());
     py::list out;

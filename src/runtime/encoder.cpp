@@ -64,12 +64,6 @@ std::unique_ptr<kernels::Linear> pack(HostTensor& w, HostTensor& b, kernels::Act
   return linear;
 }
 
-// Offsets (in floats) of the arena regions for a batch of `tokens` tokens.
-struct ArenaPlan {
-  std::size_t x, qkv, ctx, tmp, ffn, gated, emb, pos, cls, pooled, head, head_out, logits, rel,
-      emb_out, conv, attn, scratch, total;
-};
-
 struct ArenaSizes {
   std::int64_t tokens, seqs, H, ffn, gated, E, labels;
   std::size_t rel_floats;
@@ -77,9 +71,19 @@ struct ArenaSizes {
   std::size_t attn_floats, scratch_bytes;
 };
 
-ArenaPlan plan(const ArenaSizes& z) {
+}  // namespace
+
+// Offsets (in floats) of the arena regions for a batch of `tokens` tokens.
+struct Encoder::ArenaPlan {
+  std::size_t x, qkv, ctx, tmp, ffn, gated, emb, pos, cls, pooled, head, head_out, logits, rel,
+      emb_out, conv, attn, scratch, total;
+};
+
+namespace {
+
+Encoder::ArenaPlan plan(const ArenaSizes& z) {
   auto round = [](std::size_t n) { return (n + 15) / 16 * 16; };  // 64-byte aligned regions
-  ArenaPlan p{};
+  Encoder::ArenaPlan p{};
   std::size_t at = 0;
   auto take = [&](std::size_t n) {
     const std::size_t off = at;
@@ -222,8 +226,8 @@ Encoder::Encoder(const EncoderConfig& config, EncoderWeights w, int threads,
   emb_ln_g_ = std::move(w.embeddings_ln_weight);
   emb_ln_b_ = std::move(w.embeddings_ln_bias);
   if (!w.embedding_projection_weight.empty())
-    emb_proj_ = pack(w.embedding_projection_weight, w.embedding_projection_bias,
-                     kernels::Activation::None);
+    emb_proj_ =
+        pack(w.embedding_projection_weight, w.embedding_projection_bias, kernels::Activation::None);
   relative_bias_ = std::move(w.relative_bias);
   final_g_ = std::move(w.final_norm_weight);
   final_b_ = std::move(w.final_norm_bias);
@@ -293,10 +297,12 @@ Encoder::Encoder(const EncoderConfig& config, EncoderWeights w, int threads,
     // ALBERT: a layer of a weight group that runs exactly as the group's first layer (same
     // precision, ranges and smoothing) uses that layer's packed weights.
     const std::size_t per_group =
-        arch.layer_groups ? static_cast<std::size_t>(config.num_hidden_layers / config.num_hidden_groups) : 1;
+        arch.layer_groups
+            ? static_cast<std::size_t>(config.num_hidden_layers / config.num_hidden_groups)
+            : 1;
     const std::size_t first = arch.layer_groups ? li / per_group * per_group : li;
-    const bool stored_any = std::any_of(stored.begin(), stored.end(),
-                                        [](const auto& s) { return !s.second.empty(); });
+    const bool stored_any =
+        std::any_of(stored.begin(), stored.end(), [](const auto& s) { return !s.second.empty(); });
     if (first != li && precision_[li] == precision_[first] && attn_smoothing.empty() &&
         !lp.smoothing_folded && !stored_any) {
       const Layer& f = layers_[first];
@@ -313,9 +319,9 @@ Encoder::Encoder(const EncoderConfig& config, EncoderWeights w, int threads,
       l.ffn_in = pack(lw.intermediate_weight, lw.intermediate_bias,
                       arch.gated_ffn ? kernels::Activation::None : act, quant(LinearSlot::FfnIn),
                       &lw.intermediate_weight_scale, &lw.intermediate_input_smoothing);
-      l.ffn_out = pack(lw.output_weight, lw.output_bias, kernels::Activation::None,
-                       quant(LinearSlot::FfnOut), &lw.output_weight_scale,
-                       &lw.output_input_smoothing);
+      l.ffn_out =
+          pack(lw.output_weight, lw.output_bias, kernels::Activation::None,
+               quant(LinearSlot::FfnOut), &lw.output_weight_scale, &lw.output_input_smoothing);
     }
     for (const auto* lin : {l.qkv.get(), l.ffn_in.get(), l.ffn_out.get()})
       smoothed_gemms_ += lin->smoothed_input() ? 1 : 0;
@@ -363,7 +369,8 @@ int Encoder::distinct_layer_weights() const {
 }
 
 std::size_t Encoder::packed_bytes() const {
-  std::size_t n = (word_.data.size() + position_.data.size() + token_type_.data.size()) * sizeof(float);
+  std::size_t n =
+      (word_.data.size() + position_.data.size() + token_type_.data.size()) * sizeof(float);
   const kernels::Linear* last = nullptr;  // shared layers count once
   for (const auto& l : layers_) {
     if (l.qkv.get() == last) continue;
@@ -387,7 +394,7 @@ std::size_t Encoder::streamed_weight_bytes() const {
 }
 
 std::vector<std::pair<std::string, std::string>> Encoder::kernels(int layer,
-                                                                std::int64_t tokens) const {
+                                                                  std::int64_t tokens) const {
   const Layer& l = layers_.at(static_cast<std::size_t>(layer));
   const auto d = static_cast<std::int32_t>(H_ / config_.num_attention_heads);
   return {{"qkv_gemm", l.qkv->kernel_name(tokens)},
@@ -411,6 +418,40 @@ void Encoder::positions(const PackedBatch& batch, std::int32_t* out) const {
     for (std::int32_t t = batch.seq_begin[s]; t < batch.seq_begin[s + 1]; ++t)
       out[t] = batch.ids[t] == pad ? pad : next++;
   }
+}
+
+Encoder::ArenaPlan Encoder::arena_plan(std::int64_t T, std::int64_t n, std::int32_t max_len,
+                                       int threads) const {
+  const Architecture& arch = *config_.arch;
+  const std::int32_t heads = static_cast<std::int32_t>(config_.num_attention_heads);
+  const kernels::AttentionShape shape{static_cast<std::int32_t>(H_), heads};
+  const bool gated = arch.gated_ffn;
+  std::size_t scratch = 0;
+  if (!layers_.empty()) {
+    const auto& l = layers_[0];
+    scratch = std::max({l.qkv->scratchpad_bytes(T), l.attn_out->scratchpad_bytes(T),
+                        l.ffn_in->scratchpad_bytes(T), l.ffn_out->scratchpad_bytes(T)});
+  }
+  if (emb_proj_) scratch = std::max(scratch, emb_proj_->scratchpad_bytes(T));
+  for (const auto* lin : {pooler_.get(), head_dense_.get(), classifier_.get()})
+    if (lin) scratch = std::max(scratch, lin->scratchpad_bytes(n));
+  const bool disentangled = config_.relative_attention;
+  const std::size_t rel_floats = !relative_bias_.empty()
+                                     ? static_cast<std::size_t>(heads) * (2 * max_len - 1)
+                                 : disentangled ? static_cast<std::size_t>(2 * max_len - 1)
+                                                : 0;
+  const std::int64_t conv_width = conv_ ? conv_->out_features() : 0;
+  if (conv_) scratch = std::max(scratch, conv_->scratchpad_bytes(T));
+  const std::size_t attn_floats =
+      std::max(kernels::attention_scratch_floats(max_len, shape, threads, scratch_attention_),
+               disentangled ? kernels::disentangled_scratch_floats(max_len, shape, threads) : 0);
+  return plan({T, n, H_, gated ? 2 * I_ : I_, gated ? I_ : 0, E_, num_labels(), rel_floats,
+               conv_width, attn_floats, scratch});
+}
+
+std::size_t Encoder::arena_floats(std::int64_t tokens, std::int64_t sequences,
+                                  std::int32_t max_len) const {
+  return arena_plan(tokens, sequences, max_len, threads_).total;
 }
 
 Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool want_pooler,
@@ -442,27 +483,9 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
   const kernels::AttentionShape shape{static_cast<std::int32_t>(H_), heads};
   const std::int32_t max_len = batch.max_length();
   const bool gated = arch.gated_ffn;
-  std::size_t scratch = 0;
-  if (!layers_.empty()) {
-    const auto& l = layers_[0];
-    scratch = std::max({l.qkv->scratchpad_bytes(T), l.attn_out->scratchpad_bytes(T),
-                        l.ffn_in->scratchpad_bytes(T), l.ffn_out->scratchpad_bytes(T)});
-  }
-  if (emb_proj_) scratch = std::max(scratch, emb_proj_->scratchpad_bytes(T));
-  for (const auto* lin : {pooler_.get(), head_dense_.get(), classifier_.get()})
-    if (lin) scratch = std::max(scratch, lin->scratchpad_bytes(n));
   const bool disentangled = config_.relative_attention;
-  const std::size_t rel_floats =
-      !relative_bias_.empty() ? static_cast<std::size_t>(heads) * (2 * max_len - 1)
-      : disentangled          ? static_cast<std::size_t>(2 * max_len - 1)
-                              : 0;
   const std::int64_t conv_width = conv_ ? conv_->out_features() : 0;
-  if (conv_) scratch = std::max(scratch, conv_->scratchpad_bytes(T));
-  const std::size_t attn_floats =
-      std::max(kernels::attention_scratch_floats(max_len, shape, threads_, scratch_attention_),
-               disentangled ? kernels::disentangled_scratch_floats(max_len, shape, threads_) : 0);
-  const ArenaPlan ap = plan({T, n, H_, gated ? 2 * I_ : I_, gated ? I_ : 0, E_, num_labels(),
-                             rel_floats, conv_width, attn_floats, scratch});
+  const ArenaPlan ap = arena_plan(T, n, max_len, threads_);
   float* base = ctx.arena(ap.total);
   float *x = base + ap.x, *qkv = base + ap.qkv, *attn = base + ap.ctx, *tmp = base + ap.tmp,
         *ffn = base + ap.ffn;
@@ -477,9 +500,10 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
                                             : std::numeric_limits<std::int32_t>::max();
   for (std::int64_t t = 0; t < T; ++t)
     if (pos[t] >= P)
-      throw InputError("sequence of more than " +
-                       std::to_string(P - (config_.position_offset > 0 ? config_.position_offset : 0)) +
-                       " tokens is longer than the model's position table");
+      throw InputError(
+          "sequence of more than " +
+          std::to_string(P - (config_.position_offset > 0 ? config_.position_offset : 0)) +
+          " tokens is longer than the model's position table");
 
   // MPNet: the bucketed bias of every relative position j - i in (-max_len, max_len), per head.
   kernels::AttentionBias bias;
@@ -501,11 +525,11 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
     auto* index = reinterpret_cast<std::int32_t*>(base + ap.rel);
     const auto span = static_cast<std::int32_t>(config_.relative_span);
     for (std::int32_t r = -(max_len - 1); r < max_len; ++r) {
-      const std::int32_t b =
-          config_.position_buckets > 0
-              ? kernels::deberta_log_bucket(r, static_cast<std::int32_t>(config_.position_buckets),
-                                            static_cast<std::int32_t>(config_.max_relative_positions))
-              : r;
+      const std::int32_t b = config_.position_buckets > 0
+                                 ? kernels::deberta_log_bucket(
+                                       r, static_cast<std::int32_t>(config_.position_buckets),
+                                       static_cast<std::int32_t>(config_.max_relative_positions))
+                                 : r;
       index[r + max_len - 1] = std::clamp(b + span, 0, 2 * span - 1);
     }
     terms.rel_index = index;
@@ -584,11 +608,12 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
                                 threads, l.attention, lb);
       }
       if (p.active()) {
-        p.set_args({{"sequences", n},
-                    {"heads", shape.heads},
-                    {"max_len", max_len},
-                    {"bf16", l.attention == kernels::AttentionPrecision::BF16 ? 1 : 0},
-                    {"kernel", kernels::attention_kernel_name(l.attention, shape.hidden / shape.heads)}});
+        p.set_args(
+            {{"sequences", n},
+             {"heads", shape.heads},
+             {"max_len", max_len},
+             {"bf16", l.attention == kernels::AttentionPrecision::BF16 ? 1 : 0},
+             {"kernel", kernels::attention_kernel_name(l.attention, shape.hidden / shape.heads)}});
         p.set_flops(attn_flops);
       }
     }
@@ -683,8 +708,8 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
       head_dense_->forward(pooled, n, h, stream, scr);
       stream.wait();
       if (!head_norm_g_.empty())
-        kernels::add_layer_norm(h, nullptr, head_norm_g_.data.data(), head_norm_b_.data.data(),
-                                eps, n, H_, h);
+        kernels::add_layer_norm(h, nullptr, head_norm_g_.data.data(), head_norm_b_.data.data(), eps,
+                                n, H_, h);
       features = h;
     }
     classifier_->forward(features, n, base + ap.logits, stream, scr);

@@ -93,6 +93,12 @@ class Encoder {
     const float* pooled = nullptr;  // [sequences, H], pooler_output (when requested)
     const float* logits = nullptr;  // [sequences, labels] (when requested)
   };
+  // Offsets of a batch's arena regions (defined in encoder.cpp).
+  struct ArenaPlan;
+  // Floats of arena a forward of `tokens` tokens in `sequences` rows, the longest `max_len`,
+  // needs at most (with every thread): what a server reserves once for its batch budget.
+  std::size_t arena_floats(std::int64_t tokens, std::int64_t sequences, std::int32_t max_len) const;
+
   // Pointers stay valid until the next forward() on the same context.
   Outputs forward(const PackedBatch& batch, Context& ctx, bool want_pooler, bool want_logits,
                   ForwardObserver* observer = nullptr) const;
@@ -127,6 +133,8 @@ class Encoder {
     // DeBERTa: the relative embeddings through this layer's key / query projections.
     HostTensor pos_key, pos_query;  // [2 * span, H]
   };
+  ArenaPlan arena_plan(std::int64_t tokens, std::int64_t sequences, std::int32_t max_len,
+                       int threads) const;
   // Positions of the batch's tokens as the embeddings and rotary tables index them.
   void positions(const PackedBatch& batch, std::int32_t* out) const;
 

@@ -32,31 +32,6 @@ std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-void normalize(std::vector<float>& v) {
-  double n = 0;
-  for (float x : v) n += static_cast<double>(x) * x;
-  const float inv = n > 0 ? static_cast<float>(1 / std::sqrt(n)) : 0.f;
-  for (auto& x : v) x *= inv;
-}
-
-float sigmoid(float x) {
-  return 1.f / (1.f + std::exp(-x));
-}
-
-std::vector<float> scores(const std::vector<float>& logits, ProblemType pt, bool raw) {
-  std::vector<float> s = logits;
-  if (raw || pt == ProblemType::Regression) return s;
-  if (pt == ProblemType::MultiLabel || s.size() == 1) {
-    for (auto& v : s) v = sigmoid(v);
-    return s;
-  }
-  const float m = *std::max_element(s.begin(), s.end());
-  float sum = 0;
-  for (auto& v : s) sum += (v = std::exp(v - m));
-  for (auto& v : s) v /= sum;
-  return s;
-}
-
 // base64 of the little-endian float32 values (OpenAI's encoding_format "base64").
 std::string base64(const std::vector<float>& v) {
   static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -152,6 +127,9 @@ Server::Server(std::shared_ptr<const Model> model, ServeOptions options)
     throw Error("--max-batch-tokens " + std::to_string(options_.max_batch_tokens) +
                 " is below the model's maximum input length " +
                 std::to_string(model_->max_length()));
+  // The batcher runs one batch at a time: its working memory is reserved once, at the size
+  // the token budget allows, so the server's RSS does not creep up with its largest batch.
+  model_->reserve(options_.max_batch_tokens);
   batcher_.on_batch([this](const BatchRecord& r) { metrics_.batch(r.requests, r.rows, r.tokens); });
   const std::size_t workers = options_.tokenization_workers
                                   ? options_.tokenization_workers
@@ -340,7 +318,7 @@ void Server::routes() {
     json out = json::array();
     for (auto& r : result.rows) {
       auto& v = embedding(r);
-      if (norm) normalize(v);
+      if (norm) normalize_l2(v);
       out.push_back(v);
     }
     return out;
@@ -379,7 +357,7 @@ void Server::routes() {
     json data = json::array();
     for (std::size_t i = 0; i < result.rows.size(); ++i) {
       auto& v = embedding(result.rows[i]);
-      normalize(v);
+      normalize_l2(v);
       data.push_back({{"object", "embedding"},
                       {"embedding", format == "base64" ? json(base64(v)) : json(v)},
                       {"index", i}});
@@ -404,15 +382,11 @@ void Server::routes() {
     const auto& names = model_->labels();
     json out = json::array();
     for (const auto& r : result.rows) {
-      const auto s = scores(r.logits, model_->problem_type(), raw);
-      std::vector<std::size_t> order(s.size());
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(),
-                       [&](std::size_t a, std::size_t b) { return s[a] > s[b]; });
+      const auto scores = label_scores(r.logits, model_->problem_type(),
+                                       raw ? ScoreFunction::None : ScoreFunction::Default);
       json row = json::array();
-      for (const auto id : order)
-        row.push_back({{"score", s[id]},
-                       {"label", id < names.size() ? names[id] : "LABEL_" + std::to_string(id)}});
+      for (const auto& l : ranked_labels(scores, names, 0))
+        row.push_back({{"score", l.score}, {"label", l.label}});
       out.push_back(row);
     }
     return single ? out[0] : out;
@@ -430,8 +404,9 @@ void Server::routes() {
     auto result = compute(tokenize(std::move(inputs), t.truncate, t.left, call), call);
     std::vector<std::pair<float, std::size_t>> ranked;
     for (std::size_t i = 0; i < result.rows.size(); ++i) {
-      const float logit = result.rows[i].logits.at(0);
-      ranked.push_back({raw ? logit : sigmoid(logit), i});
+      const auto score = label_scores(result.rows[i].logits, model_->problem_type(),
+                                      raw ? ScoreFunction::None : ScoreFunction::Sigmoid);
+      ranked.push_back({score.at(0), i});
     }
     std::stable_sort(ranked.begin(), ranked.end(),
                      [](const auto& a, const auto& b) { return a.first > b.first; });
