@@ -16,6 +16,8 @@ packages=(
   # encore serve's page is tested in headless Chromium through Selenium (chromedriver); a font
   # so that it renders text. wrk drives scripts/load_test.sh.
   chromium chromium-driver python3-selenium fonts-liberation wrk
+  # python/tests/test_deploy.py reads deploy/*.yaml.
+  python3-yaml
   # Debian builds libdnnl with its OpenCL GPU runtime, so dnnl-config.cmake calls
   # find_package(OpenCL REQUIRED). libdnnl-dev only *recommends* this package and we install
   # with --no-install-recommends, so it is named here (headers + ICD loader, ~1 MB).

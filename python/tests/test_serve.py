@@ -392,3 +392,34 @@ def test_wrong_method_is_405(demo_server):
     code, out, _ = demo_server.request("GET", "/embed")
     assert code == 405 and json.loads(out)["error_type"] == "Validation"
     assert demo_server.request("POST", "/health", raw=b"{}")[0] == 405
+
+
+def test_load_test_script_reports_a_clean_run(tmp_path):
+    import os
+    import shutil
+
+    if not shutil.which("wrk"):
+        if os.environ.get("CI"):
+            pytest.fail("CI installs wrk (scripts/install_deps.sh)")
+        pytest.skip("wrk not installed")
+    from conftest import ROOT
+
+    s = Server(DEMO)
+    try:
+        out = tmp_path / "load"
+        run = subprocess.run([str(ROOT / "scripts/load_test.sh"), "--url", f"http://127.0.0.1:{s.port}",
+                              "--route", "/predict", "--duration", "3s", "--connections", "4", "--threads", "1",
+                              "--server-pid", str(s.proc.pid), "--out", str(out)],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stdout + run.stderr
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["errors"]["total"] == 0 and summary["ok_requests"] > 0
+        assert summary["texts"] >= summary["ok_requests"] and summary["tokens"] > summary["texts"]
+        assert summary["latency_ms"]["p50"] <= summary["latency_ms"]["p99"]
+        # The client's count of texts is what the server says it computed.
+        metrics = s.request("GET", "/metrics")[1].decode()
+        rows = float(re.search(r"^encore_batch_rows_sum (\S+)", metrics, re.M).group(1))
+        assert rows >= summary["texts"]
+        assert (out / "rss.csv").read_text().count("\n") >= 1
+    finally:
+        assert s.stop() == 0
