@@ -344,7 +344,16 @@ def test_page_in_headless_chromium(demo_server, tmp_path):
         options.add_argument(arg)
     from selenium.webdriver.chrome.service import Service
 
-    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
+    except WebDriverException as e:
+        # Outside CI (e.g. the fresh-machine chroot, which has no /run, dbus or udev), a browser
+        # that cannot start here is an environment limit, said as a skip; in CI it is a failure.
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"chromium could not start here: {e.msg}")
     try:
         driver.get(f"http://127.0.0.1:{demo_server.port}/")
         wait = WebDriverWait(driver, 30)
