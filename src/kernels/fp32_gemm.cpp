@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string_view>
 
 #include "core/cpu_features.hpp"
 #include "kernels/gemm_epilogue_avx512.hpp"
@@ -94,9 +95,27 @@ constexpr TileFn kTiles[kRowsPerTile + 1] = {nullptr, tile<1>, tile<2>, tile<3>,
 
 }  // namespace
 
-bool fp32_gemm_supported() {
+bool fp32_gemm_supported(Fp32GemmIsa isa) {
   const CpuFeatures& f = cpu_features();
-  return f.has_avx512_core() && f.fma;
+  return isa == Fp32GemmIsa::Avx512 ? f.has_avx512_core() && f.fma : f.avx2 && f.fma;
+}
+
+bool fp32_gemm_supported() {
+  return fp32_gemm_supported(Fp32GemmIsa::Avx2) || fp32_gemm_supported(Fp32GemmIsa::Avx512);
+}
+
+Fp32GemmIsa fp32_gemm_isa() {
+  static const Fp32GemmIsa isa = [] {
+    const char* e = std::getenv("ENCORE_FP32_ISA");
+    const bool want_avx2 = e && std::string_view(e) == "avx2";
+    return fp32_gemm_supported(Fp32GemmIsa::Avx512) && !want_avx2 ? Fp32GemmIsa::Avx512
+                                                                  : Fp32GemmIsa::Avx2;
+  }();
+  return isa;
+}
+
+const char* to_string(Fp32GemmIsa isa) {
+  return isa == Fp32GemmIsa::Avx512 ? "avx512" : "avx2";
 }
 
 void PackedF32::Free::operator()(float* p) const {
@@ -124,8 +143,13 @@ PackedF32::PackedF32(const float* w, int n, int k)
 }
 
 void fp32_gemm(const float* x, std::int64_t rows, std::int64_t ldx, const PackedF32& w,
-               const float* bias, Activation act, float* y, std::int64_t ldy, int threads) {
+               const float* bias, Activation act, float* y, std::int64_t ldy, int threads,
+               Fp32GemmIsa isa) {
   if (rows <= 0) return;
+  if (isa == Fp32GemmIsa::Avx2) {
+    detail::fp32_gemm_avx2(x, rows, ldx, w, bias, act, y, ldy, threads);
+    return;
+  }
   const int k = w.k(), n = w.n();
   const int panels = w.padded_n() / kWide;
   const std::int64_t row_blocks = (rows + kRowsPerTask - 1) / kRowsPerTask;

@@ -1,15 +1,19 @@
-// encore's own FP32 GEMM for AVX-512, y[r,c] = act(Σ_k x[r,k]·w[c,k] + bias[c]), with the bias
-// and activation fused. Why not only oneDNN: at the few-row shapes of online traffic (1x16)
-// oneDNN 2.6's brgemm streamed BERT-base's weights at ~57% of the memory bandwidth; this
+// encore's own FP32 GEMM, y[r,c] = act(Σ_k x[r,k]·w[c,k] + bias[c]), with the bias and
+// activation fused, for AVX-512 and for AVX2+FMA. Why not only oneDNN: at the few-row shapes
+// of online traffic (1x16) oneDNN 2.6's brgemm streamed BERT-base's weights at ~57% of the
+// memory bandwidth, and its AVX2 gemm:jit splits k differently with the row count (a row's
+// result then depends on its batch) and builds a primitive for every new row count; this
 // kernel is a measured candidate per layer shape (Linear).
-// 6-row x 64-column tiles keep 24 zmm accumulators over all of k, each weight vector feeding
-// 6 FMAs; with few rows, the tiles after a panel's first prefetch the next panel, so that the
-// weights stream from memory without pause. Each output sums its k terms in order, one FMA
-// at a time: a row's result never depends on its batch, its row grouping or the threads
-// (bit for bit).
+// AVX-512: 6-row x 64-column tiles keep 24 zmm accumulators over all of k, each weight vector
+// feeding 6 FMAs; with few rows, the tiles after a panel's first prefetch the next panel, so
+// that the weights stream from memory without pause. AVX2: 6-row x 16-column tiles, 12 ymm
+// accumulators (fp32_gemm_avx2.cpp). Each output sums its k terms in order, one FMA at a
+// time: a row's result never depends on its batch, its row grouping or the threads (bit for
+// bit); without an activation both ISAs give the same bits (the same FMAs in the same order).
 //
 // Weights are packed once: panels of 16 output columns, within a panel k rows of 16 floats
-// (a tile reads 4 neighbouring panels). N is padded to 64 with zeros.
+// (an AVX-512 tile reads 4 neighbouring panels, an AVX2 tile one). N is padded to 64 with
+// zeros.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +23,15 @@
 
 namespace encore::kernels {
 
-// True when this CPU has AVX-512 (F, BW, DQ, VL) and FMA, which the kernel needs.
+enum class Fp32GemmIsa { Avx2, Avx512 };
+
+// True when this CPU has AVX2 and FMA (or AVX-512 F, BW, DQ, VL), which a variant needs.
 bool fp32_gemm_supported();
+bool fp32_gemm_supported(Fp32GemmIsa isa);
+// The best variant this CPU has (AVX-512 over AVX2); ENCORE_FP32_ISA=avx2 picks AVX2 on an
+// AVX-512 CPU (A/B runs, tests). Call only when fp32_gemm_supported().
+Fp32GemmIsa fp32_gemm_isa();
+const char* to_string(Fp32GemmIsa isa);
 
 class PackedF32 {
  public:
@@ -43,8 +54,15 @@ class PackedF32 {
 };
 
 // x: [rows, k] (ldx), y: [rows, n] (ldy); bias: padded_n() floats (zeros where the layer has
-// none). Runs on up to `threads` OpenMP threads.
+// none). Runs on up to `threads` OpenMP threads, with the `isa` variant.
 void fp32_gemm(const float* x, std::int64_t rows, std::int64_t ldx, const PackedF32& w,
-               const float* bias, Activation activation, float* y, std::int64_t ldy, int threads);
+               const float* bias, Activation activation, float* y, std::int64_t ldy, int threads,
+               Fp32GemmIsa isa = fp32_gemm_isa());
+
+namespace detail {
+void fp32_gemm_avx2(const float* x, std::int64_t rows, std::int64_t ldx, const PackedF32& w,
+                    const float* bias, Activation activation, float* y, std::int64_t ldy,
+                    int threads);
+}  // namespace detail
 
 }  // namespace encore::kernels

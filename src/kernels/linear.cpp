@@ -223,7 +223,8 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
   s.wait();
   if (precision_ == LinearPrecision::BF16 && bf16_gemm_amx_supported())
     choose_own_or_onednn(own_bf16_, weight, "ENCORE_BF16_KERNEL", "amx");
-  if (precision_ == LinearPrecision::FP32 && layout_.empty() && fp32_gemm_supported())
+  // Against oneDNN in its best layout (brgemm's blocked one, or gemm:jit's measured plain one).
+  if (precision_ == LinearPrecision::FP32 && fp32_gemm_supported())
     choose_own_or_onednn(own_f32_, weight, "ENCORE_FP32_KERNEL", "own");
 }
 
@@ -322,7 +323,8 @@ memory::desc Linear::choose_plain_layout(const float* weight) {
       memory(memory::desc({1, out_}, dt::f32, tag::ab), cpu_engine());  // the timing runs read it
   std::memset(bias_.get_data_handle(), 0, static_cast<std::size_t>(out_) * sizeof(float));
   layout_ = KernelChoices::instance().choose(
-      "linear.fp32." + std::to_string(in_) + "x" + std::to_string(out_), {"gemm-ab", "gemm-ba"},
+      "linear.fp32.layout." + std::to_string(in_) + "x" + std::to_string(out_),
+      {"gemm-ab", "gemm-ba"},
       [&](const std::string& c) { return time_layout(weight, c == "gemm-ba" ? ba : ab); }, forced);
   return layout_ == "gemm-ba" ? ba : ab;
 }
@@ -401,7 +403,8 @@ std::string Linear::kernel_name(std::int64_t rows) const {
            (own_kernel_measured_ ? ", measured)" : ")");
   }
   if (own_bf16_) return "encore bf16 amx (fused epilogue, measured)";
-  if (own_f32_) return "encore fp32 avx512 (fused epilogue, measured)";
+  if (own_f32_)
+    return std::string("encore fp32 ") + to_string(fp32_gemm_isa()) + " (fused epilogue, measured)";
   std::string name = "oneDNN " + prepared(rows, in_, out_).impl;
   if (!layout_.empty()) name += " (weights " + layout_.substr(5) + ", measured)";
   if (precision_ != LinearPrecision::FP32) name += std::string(" ") + to_string(precision_);
