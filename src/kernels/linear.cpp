@@ -223,17 +223,21 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
   s.wait();
   if (precision_ == LinearPrecision::BF16 && bf16_gemm_amx_supported())
     choose_own_or_onednn(own_bf16_, weight, "ENCORE_BF16_KERNEL", "amx");
-  // Against oneDNN in its best layout (brgemm's blocked one, or gemm:jit's measured plain one).
+  // Against brgemm, timed; gemm:jit (a plain layout was chosen: no AVX-512) sums a row's k
+  // terms in an order that depends on the row count, so there encore's kernel runs untimed.
   if (precision_ == LinearPrecision::FP32 && fp32_gemm_supported())
-    choose_own_or_onednn(own_f32_, weight, "ENCORE_FP32_KERNEL", "own");
+    choose_own_or_onednn(own_f32_, weight, "ENCORE_FP32_KERNEL", "own", !layout_.empty());
 }
 
 template <class Packed>
 void Linear::choose_own_or_onednn(std::unique_ptr<Packed>& slot, const float* weight,
-                                  const char* env_name, const std::string& own_name) {
+                                  const char* env_name, const std::string& own_name,
+                                  bool only_own_is_batch_invariant) {
   const char* e = std::getenv(env_name);
   const std::string env = e ? e : "";
-  const std::string forced = env == "onednn" || env == own_name ? env : "";
+  const std::string forced = env == "onednn" || env == own_name ? env
+                             : only_own_is_batch_invariant      ? own_name
+                                                                : "";
   auto own = std::make_unique<Packed>(weight, out_, in_);
   bias_f32_.assign(static_cast<std::size_t>(own->padded_n()), 0.f);  // the own kernel's bias
   std::copy_n(static_cast<const float*>(bias_.get_data_handle()), out_, bias_f32_.begin());

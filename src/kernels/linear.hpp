@@ -4,9 +4,10 @@
 // runtime-M gemm at small M) and cached.
 //
 // Precisions (activations stay FP32 between operations; each Linear converts its own input):
-// - FP32: f32 x f32, bias and activation fused: oneDNN's matmul (post-ops), or on AVX-512
-//   CPUs encore's kernel (fp32_gemm.hpp) where it timed faster for the layer's shape
-//   (KernelChoices; ENCORE_FP32_KERNEL=onednn|own forces).
+// - FP32: f32 x f32, bias and activation fused: oneDNN's matmul (post-ops), or encore's kernel
+//   (fp32_gemm.hpp): on AVX-512 CPUs where it timed faster than brgemm for the layer's shape
+//   (KernelChoices), on AVX2 CPUs always, since oneDNN's gemm:jit there gives a row results
+//   that depend on its batch (ENCORE_FP32_KERNEL=onednn|own forces).
 // - BF16: x rounded to bf16, bf16 x bf16 with f32 accumulation and output, post-ops as FP32:
 //   oneDNN's matmul, or on AMX CPUs encore's AMX kernel (bf16_gemm_amx.hpp) where it timed
 //   faster for the layer's shape (KernelChoices; ENCORE_BF16_KERNEL=onednn|amx forces).
@@ -126,13 +127,14 @@ class Linear {
   void choose_int8_kernels();
   double time_int8_kernel(Int8Kernel kernel, std::int64_t rows) const;
   Int8Kernel int8_kernel_for(std::int64_t rows) const;
-  // FP32 on AVX-512 CPUs and BF16 on AMX CPUs: encore's kernel (`slot`, named `own_name`) or
-  // oneDNN, whichever timed faster for this shape (geometric mean over 16 and 512 rows, the
-  // whole forward; `env_name` may force "onednn" or `own_name`); keeps only the winner's
-  // weights.
+  // FP32 and BF16 on AMX CPUs: encore's kernel (`slot`, named `own_name`) or oneDNN,
+  // whichever timed faster for this shape (geometric mean over 16 and 512 rows, the whole
+  // forward), or encore's without timing when `only_own_is_batch_invariant`; `env_name` may
+  // force "onednn" or `own_name`. Keeps only the winner's weights.
   template <class Packed>
   void choose_own_or_onednn(std::unique_ptr<Packed>& slot, const float* weight,
-                            const char* env_name, const std::string& own_name);
+                            const char* env_name, const std::string& own_name,
+                            bool only_own_is_batch_invariant = false);
   double time_forward(std::int64_t rows) const;
   // Row stride of the u8 input: encore's kernels want k padded to 64.
   std::int64_t int8_ld() const { return own_ ? own_->padded_k() : in_; }
