@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/cpu_features.hpp"
+#include "core/weight_memory.hpp"
 #include "kernels/amx_tiles.hpp"
 #include "kernels/gemm_epilogue_avx512.hpp"
 
@@ -85,7 +86,7 @@ bool bf16_gemm_amx_supported() {
 }
 
 void PackedBf16::Free::operator()(std::uint16_t* p) const {
-  std::free(p);
+  free_weight_memory(p);
 }
 
 PackedBf16::PackedBf16(const float* w, int n, int k)
@@ -94,10 +95,8 @@ PackedBf16::PackedBf16(const float* w, int n, int k)
       np_((n + amx::kPanel - 1) / amx::kPanel * amx::kPanel),
       kp_((k + kKStep - 1) / kKStep * kKStep),
       bytes_(static_cast<std::size_t>(np_) * static_cast<std::size_t>(kp_) * 2) {
-  auto* p = static_cast<std::uint16_t*>(std::aligned_alloc(64, std::max<std::size_t>(bytes_, 64)));
-  if (!p) throw std::bad_alloc();
+  auto* p = static_cast<std::uint16_t*>(allocate_weight_memory(bytes_));
   data_.reset(p);
-  std::memset(p, 0, bytes_);
   const int groups = kp_ / 2, panels = np_ / amx::kPanel;
   // A panel: for each pair of k, 64 columns x (k even, k odd).
 #pragma omp parallel for schedule(static) if (bytes_ > (1u << 20))

@@ -1,6 +1,7 @@
 #include "kernels/int8_gemm.hpp"
 
 #include "core/cpu_features.hpp"
+#include "core/weight_memory.hpp"
 
 #include <immintrin.h>
 
@@ -99,7 +100,7 @@ bool int8_gemm_supported() {
 }
 
 void PackedS8::Free::operator()(std::int8_t* p) const {
-  std::free(p);
+  free_weight_memory(p);
 }
 
 PackedS8::PackedS8(const std::int8_t* q, int n, int k)
@@ -108,10 +109,8 @@ PackedS8::PackedS8(const std::int8_t* q, int n, int k)
       np_((n + kPanel - 1) / kPanel * kPanel),
       kp_((k + 63) / 64 * 64),
       bytes_(static_cast<std::size_t>(np_) * static_cast<std::size_t>(kp_)) {
-  auto* p = static_cast<std::int8_t*>(std::aligned_alloc(64, std::max<std::size_t>(bytes_, 64)));
-  if (!p) throw std::bad_alloc();
+  auto* p = static_cast<std::int8_t*>(allocate_weight_memory(bytes_));
   data_.reset(p);
-  std::memset(p, 0, bytes_);
   const int groups = kp_ / 4, panels = np_ / kPanel;
   // Panels are disjoint: packed in parallel (load time of large models).
 #pragma omp parallel for schedule(static) if (bytes_ > (1u << 20))

@@ -37,9 +37,9 @@ TEST_F(Fp32Gemm, MatchesReferenceOnEveryTileRemainder) {
   struct Problem {
     std::int64_t rows, k, n;
   };
-  const std::vector<Problem> problems = {{1, 1, 1},     {5, 3, 15},    {6, 16, 16},
-                                         {7, 33, 63},   {16, 64, 64},  {17, 100, 65},
-                                         {48, 20, 130}, {49, 768, 97}, {100, 50, 200}};
+  const std::vector<Problem> problems = {{1, 1, 1},     {5, 3, 15},    {6, 16, 16},   {7, 33, 63},
+                                         {12, 40, 33},  {16, 64, 64},  {17, 100, 65}, {48, 20, 130},
+                                         {49, 768, 97}, {100, 50, 200}};
   constexpr float kPad = -777.f;
   unsigned seed = 21;
   for (const Fp32GemmIsa isa : isas())
@@ -89,9 +89,10 @@ TEST_F(Fp32Gemm, RowsAreTheSameBitsAloneAndInAnyBatch) {
     fp32_gemm(x.data(), rows, k, packed, bias.data(), Activation::GeluErf, one.data(), n, 1, isa);
     fp32_gemm(x.data(), rows, k, packed, bias.data(), Activation::GeluErf, two.data(), n, 2, isa);
     EXPECT_EQ(one, two);
-    // 1 and 16 rows take the few-row (prefetching) path, 150 the many-row one
-    for (const std::int64_t count : {1, 16}) {
-      for (const std::int64_t r : {0, 37, 134}) {
+    // 1, 3 and 16 rows take the skinny path (AVX-512), 17 and 40 the few-row (prefetching)
+    // 6x64 path, 150 the many-row one
+    for (const std::int64_t count : {1, 3, 16, 17, 40}) {
+      for (const std::int64_t r : {0, 37, 110}) {
         std::vector<float> part(static_cast<std::size_t>(count * n));
         fp32_gemm(x.data() + r * k, count, k, packed, bias.data(), Activation::GeluErf, part.data(),
                   n, 2, isa);

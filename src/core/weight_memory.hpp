@@ -1,0 +1,19 @@
+#pragma once
+// Memory for packed weights: large, long-lived, and streamed from DRAM on every forward of
+// few-token batches. Buffers of 1 MB and more are 2 MB-aligned and advised to be transparent
+// huge pages (Linux `madvise(MADV_HUGEPAGE)`; the default THP mode is "madvise"), so streaming
+// 340 MB of BERT-base weights touches ~170 pages instead of ~85,000 (TLB misses, and two-level
+// page walks under virtualisation). ENCORE_HUGE_PAGES=0 turns it off for A/B runs.
+
+#include <cstddef>
+
+namespace encore {
+
+// Zero-filled, 64-byte aligned at least; throws std::bad_alloc. Free with free_weight_memory.
+void* allocate_weight_memory(std::size_t bytes);
+void free_weight_memory(void* p) noexcept;
+
+// Whether large weight buffers are advised to be huge pages in this process.
+bool weight_memory_uses_huge_pages();
+
+}  // namespace encore
