@@ -22,9 +22,13 @@
 namespace encore::serve {
 
 struct BatchLimits {
-  std::size_t max_batch_tokens = 16384;    // tokens per forward (a longer row runs alone)
-  std::size_t max_batch_requests = 0;      // requests per forward (0: no limit)
+  std::size_t max_batch_tokens = 16384;    // tokens per batch (a longer row runs alone)
+  std::size_t max_batch_requests = 0;      // requests per batch (0: no limit)
   std::chrono::microseconds max_delay{0};  // wait this long for more work once a request is queued
+  // Tokens per forward pass: a batch runs as consecutive passes of at most this many tokens,
+  // whose activations stay in cache (0: the whole batch in one pass). Measured on an AMX Xeon,
+  // INT8, CLINC150 texts: 1180 texts/s at ~1,000 tokens per pass, 900 at ~11,000.
+  std::size_t max_forward_tokens = 1024;
 };
 
 struct BatcherStats {

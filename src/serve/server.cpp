@@ -120,16 +120,21 @@ Server::Server(std::shared_ptr<const Model> model, ServeOptions options)
       metrics_(),
       batcher_(model_, BatchLimits{options_.max_batch_tokens, options_.max_batch_requests,
                                    std::chrono::microseconds(static_cast<std::int64_t>(
-                                       options_.max_batch_delay_ms * 1000))}) {
+                                       options_.max_batch_delay_ms * 1000)),
+                                   options_.max_forward_tokens}) {
   if (options_.max_client_batch_size == 0)
     throw Error("--max-client-batch-size must be at least 1");
   if (options_.max_batch_tokens < model_->max_length())
     throw Error("--max-batch-tokens " + std::to_string(options_.max_batch_tokens) +
                 " is below the model's maximum input length " +
                 std::to_string(model_->max_length()));
-  // The batcher runs one batch at a time: its working memory is reserved once, at the size
-  // the token budget allows, so the server's RSS does not creep up with its largest batch.
-  model_->reserve(options_.max_batch_tokens);
+  // The batcher runs one forward pass at a time: its working memory is reserved once, at the
+  // size of the largest pass (the pass budget, or one input of the model's maximum length),
+  // so the server's RSS does not creep up with its largest batch.
+  const std::size_t pass = options_.max_forward_tokens
+                               ? std::min(options_.max_batch_tokens, options_.max_forward_tokens)
+                               : options_.max_batch_tokens;
+  model_->reserve(std::max(pass, model_->max_length()));
   batcher_.on_batch([this](const BatchRecord& r) { metrics_.batch(r.requests, r.rows, r.tokens); });
   const std::size_t workers = options_.tokenization_workers
                                   ? options_.tokenization_workers

@@ -27,7 +27,8 @@ struct ServeOptions {
   int port = 8080;  // 0: any free port (see Server::port)
   std::size_t max_concurrent_requests = 512;
   std::size_t max_batch_tokens = 16384;
-  std::size_t max_batch_requests = 0;  // 0: no limit
+  std::size_t max_batch_requests = 0;     // 0: no limit
+  std::size_t max_forward_tokens = 1024;  // tokens per forward pass of a batch; 0: the whole batch
   std::size_t max_client_batch_size = 32;
   bool auto_truncate = false;
   std::size_t payload_limit = 2000000;

@@ -93,6 +93,33 @@ TEST(Batcher, SplitsARequestOverTheTokenBudgetAndKeepsItsOrder) {
   for (const auto& r : records) EXPECT_LE(r.tokens, limits.max_batch_tokens);
 }
 
+TEST(Batcher, ABatchRunsAsForwardPassesWithinTheirBudgetAndKeepsEveryRow) {
+  const auto model = clinc_model();
+  const auto rows = model->encode(clinc_texts(40));
+  std::size_t longest = 0, total = 0;
+  for (const auto& r : rows) {
+    longest = std::max(longest, r.size());
+    total += r.size();
+  }
+  const auto expected = model->forward_encoded(rows, {}, false);
+  for (const std::size_t pass : {std::size_t{0}, longest, 3 * longest}) {
+    SCOPED_TRACE(testing::Message() << "max_forward_tokens " << pass);
+    BatchLimits limits;
+    limits.max_forward_tokens = pass;  // 0: one pass for the whole batch
+    std::vector<BatchRecord> records;
+    Batcher batcher(model, limits);
+    batcher.on_batch([&](const BatchRecord& r) { records.push_back(r); });
+    const auto out = batcher.submit(rows).result.get().rows;
+    ASSERT_EQ(out.size(), rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      EXPECT_LE(worst_diff(out[i], expected[i]), 1e-5f) << i;
+    // the batch itself is whole: one record with every row and token, however many passes
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].rows, rows.size());
+    EXPECT_EQ(records[0].tokens, total);
+  }
+}
+
 TEST(Batcher, OneRequestPerBatchWhenAsked) {
   const auto model = clinc_model();
   const auto rows = model->encode(clinc_texts(8));
