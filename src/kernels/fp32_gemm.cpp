@@ -98,7 +98,7 @@ constexpr TileFn kTiles[kRowsPerTile + 1] = {nullptr, tile<1>, tile<2>, tile<3>,
 // once, in order, from memory, with one FMA per row for each 64-byte line of weights. The
 // arithmetic is spread evenly over the stream, so the out-of-order core and the prefetchers keep
 // memory busy; the 6 x 64 tile instead reads a panel 3 times for 16 rows and leaves memory idle
-// while it computes (measured: 15 GB/s against 24 at k = 3072 on an AMX Xeon).
+// while it computes (measured with 16 rows, k = 3072: 15 GB/s against 22-23 on an AMX Xeon).
 #define ENCORE_F32_SKINNY_STEP(r) \
   if constexpr (MR > r) c##r = _mm512_fmadd_ps(_mm512_set1_ps(x[r * ldx + kk]), wv, c##r);
 #define ENCORE_F32_SKINNY_FINISH(r) \
