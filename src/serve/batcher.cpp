@@ -60,9 +60,7 @@ BatcherStats Batcher::stats() const {
 
 void Batcher::loop() {
   BatchOptions options;
-  options.max_batch_tokens = limits_.max_forward_tokens
-                                 ? std::min(limits_.max_batch_tokens, limits_.max_forward_tokens)
-                                 : limits_.max_batch_tokens;
+  options.max_batch_tokens = limits_.forward_tokens();
   options.batch_size = std::size_t{1} << 30;  // the token budgets decide
   for (;;) {
     // A slice of one request's rows in this batch.

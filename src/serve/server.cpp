@@ -131,10 +131,7 @@ Server::Server(std::shared_ptr<const Model> model, ServeOptions options)
   // The batcher runs one forward pass at a time: its working memory is reserved once, at the
   // size of the largest pass (the pass budget, or one input of the model's maximum length),
   // so the server's RSS does not creep up with its largest batch.
-  const std::size_t pass = options_.max_forward_tokens
-                               ? std::min(options_.max_batch_tokens, options_.max_forward_tokens)
-                               : options_.max_batch_tokens;
-  model_->reserve(std::max(pass, model_->max_length()));
+  model_->reserve(std::max(batcher_.limits().forward_tokens(), model_->max_length()));
   batcher_.on_batch([this](const BatchRecord& r) { metrics_.batch(r.requests, r.rows, r.tokens); });
   const std::size_t workers = options_.tokenization_workers
                                   ? options_.tokenization_workers
