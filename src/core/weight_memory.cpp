@@ -17,8 +17,7 @@ std::size_t round_up(std::size_t n, std::size_t to) {
   return (n + to - 1) / to * to;
 }
 
-}  // namespace
-
+// Whether large weight buffers are advised to be huge pages in this process.
 bool weight_memory_uses_huge_pages() {
   static const bool on = [] {
     const char* e = std::getenv("ENCORE_HUGE_PAGES");
@@ -26,6 +25,8 @@ bool weight_memory_uses_huge_pages() {
   }();
   return on;
 }
+
+}  // namespace
 
 void* allocate_weight_memory(std::size_t bytes) {
   const bool huge = bytes >= kHugeFrom && weight_memory_uses_huge_pages();

@@ -13,7 +13,4 @@ namespace encore {
 void* allocate_weight_memory(std::size_t bytes);
 void free_weight_memory(void* p) noexcept;
 
-// Whether large weight buffers are advised to be huge pages in this process.
-bool weight_memory_uses_huge_pages();
-
 }  // namespace encore
