@@ -12,4 +12,10 @@ inline bool env_flag(const char* name) {
   return v && *v && std::strcmp(v, "0") != 0;
 }
 
+// True when the variable is exactly "0": for switches that are on unless turned off.
+inline bool env_off(const char* name) {
+  const char* v = std::getenv(name);
+  return v && std::strcmp(v, "0") == 0;
+}
+
 }  // namespace encore

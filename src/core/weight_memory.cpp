@@ -5,7 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <string_view>
+
+#include "core/env.hpp"
 
 namespace encore {
 namespace {
@@ -19,10 +20,7 @@ std::size_t round_up(std::size_t n, std::size_t to) {
 
 // Whether large weight buffers are advised to be huge pages in this process.
 bool weight_memory_uses_huge_pages() {
-  static const bool on = [] {
-    const char* e = std::getenv("ENCORE_HUGE_PAGES");
-    return !(e && std::string_view(e) == "0");
-  }();
+  static const bool on = !env_off("ENCORE_HUGE_PAGES");
   return on;
 }
 

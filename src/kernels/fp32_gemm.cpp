@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "core/cpu_features.hpp"
+#include "core/env.hpp"
 #include "core/weight_memory.hpp"
 #include "kernels/gemm_epilogue_avx512.hpp"
 
@@ -157,10 +158,7 @@ ENCORE_FP32_TARGET void skinny_tile(const float* x, std::int64_t ldx, const floa
 }
 
 bool skinny_off() {
-  static const bool off = [] {
-    const char* e = std::getenv("ENCORE_FP32_SKINNY");
-    return e && std::string_view(e) == "0";
-  }();
+  static const bool off = env_off("ENCORE_FP32_SKINNY");
   return off;
 }
 

@@ -20,6 +20,7 @@ constexpr int kVectors = kPanel / 16;      // accumulators per row
 constexpr int kRowsPerTile = 6;            // 6 x 4 = 24 accumulators (+4 weights, +1 broadcast)
 constexpr int kGroupBytes = kPanel * 4;    // one k-group (4 k) of a panel
 constexpr std::int64_t kRowsPerTask = 48;  // rows of one parallel task (a multiple of 6)
+static_assert(kVectors == 4, "the tile macros below name four accumulators per row");
 
 #define ENCORE_VNNI __attribute__((target("avx512f,avx512bw,avx512dq,avx512vnni,fma")))
 

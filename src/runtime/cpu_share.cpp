@@ -12,6 +12,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/env.hpp"
+
 namespace encore::runtime {
 namespace {
 
@@ -72,10 +74,7 @@ CpuShareSample sample_cpu_share() {
 
 int threads_now(int configured) {
   if (configured <= 1) return std::max(configured, 1);
-  static const bool adaptive = [] {
-    const char* v = std::getenv("ENCORE_ADAPTIVE_THREADS");
-    return !(v && std::strcmp(v, "0") == 0);
-  }();
+  static const bool adaptive = !env_off("ENCORE_ADAPTIVE_THREADS");
   if (!adaptive) return configured;
   static std::mutex mutex;
   static CpuShareSample last;
