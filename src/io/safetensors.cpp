@@ -1,8 +1,6 @@
 #include "io/safetensors.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -111,14 +109,6 @@ json parse_checking_duplicates(std::string_view text, const std::string& source,
   return j;
 }
 
-// Owns an fd for the duration of open() so every exit path closes it.
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 std::string_view dtype_name(DType dtype) {
@@ -158,8 +148,7 @@ std::int64_t TensorView::numel() const {
 
 SafetensorsFile::SafetensorsFile(SafetensorsFile&& other) noexcept
     : path_(std::move(other.path_)),
-      base_(std::exchange(other.base_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
+      map_(std::move(other.map_)),
       tensors_(std::move(other.tensors_)),
       metadata_(std::move(other.metadata_)) {
   other.tensors_.clear();
@@ -170,8 +159,7 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
   if (this != &other) {
     close();
     path_ = std::move(other.path_);
-    base_ = std::exchange(other.base_, nullptr);
-    size_ = std::exchange(other.size_, 0);
+    map_ = std::move(other.map_);
     tensors_ = std::move(other.tensors_);
     metadata_ = std::move(other.metadata_);
     other.tensors_.clear();
@@ -185,9 +173,7 @@ SafetensorsFile::~SafetensorsFile() {
 }
 
 void SafetensorsFile::close() {
-  if (base_) ::munmap(const_cast<std::byte*>(base_), size_);
-  base_ = nullptr;
-  size_ = 0;
+  map_.reset();
   tensors_.clear();
   metadata_.clear();
 }
@@ -197,44 +183,29 @@ SafetensorsFile SafetensorsFile::open(const fs::path& path) {
   SafetensorsFile f;
   f.path_ = path;
 
-  {
-    Fd fd;
-    fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd.fd < 0) {
-      if (errno == ENOENT) throw Error("safetensors file '" + where + "' does not exist");
-      throw Error("cannot open safetensors file '" + where + "': " + sys_error());
-    }
-    struct stat st {};
-    if (::fstat(fd.fd, &st) != 0) throw Error("cannot stat '" + where + "': " + sys_error());
-    if (S_ISDIR(st.st_mode))
-      throw Error("'" + where + "' is a directory, expected a safetensors file");
-    if (!S_ISREG(st.st_mode)) throw Error("'" + where + "' is not a regular file");
-    const auto size = static_cast<std::uint64_t>(st.st_size);
-    if (size < 8)
-      throw Error(where + ": not a safetensors file: " + std::to_string(size) +
-                  " bytes, shorter than the 8-byte header length");
-    void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
-    if (m == MAP_FAILED) throw Error("cannot memory-map '" + where + "': " + sys_error());
-    f.base_ = static_cast<const std::byte*>(m);
-    f.size_ = size;
-  }  // the mapping keeps the file alive; the descriptor is no longer needed
+  f.map_ = MappedFile::open(path, "safetensors file");
+  if (f.map_.size() < 8)
+    throw Error(where + ": not a safetensors file: " + std::to_string(f.map_.size()) +
+                " bytes, shorter than the 8-byte header length");
+  const std::byte* const base = f.map_.data();
+  const std::uint64_t file_size = f.map_.size();
 
   std::uint64_t header_len = 0;
-  std::memcpy(&header_len, f.base_, 8);
-  const std::uint64_t available = f.size_ - 8;
+  std::memcpy(&header_len, base, 8);
+  const std::uint64_t available = file_size - 8;
   if (header_len > available)
     throw Error(where + ": header length " + std::to_string(header_len) +
-                " exceeds the file size (" + std::to_string(f.size_) + " bytes)");
+                " exceeds the file size (" + std::to_string(file_size) + " bytes)");
   if (header_len > kMaxHeaderBytes)
     throw Error(where + ": header length " + std::to_string(header_len) +
                 " exceeds the 100 MB limit");
 
-  const std::string_view header_text(reinterpret_cast<const char*>(f.base_) + 8, header_len);
+  const std::string_view header_text(reinterpret_cast<const char*>(base) + 8, header_len);
   const json header = parse_checking_duplicates(header_text, where, "", "tensor");
   if (!header.is_object())
     throw Error(where + ": header must be a JSON object, found " + header.type_name());
 
-  const std::byte* data = f.base_ + 8 + header_len;
+  const std::byte* data = base + 8 + header_len;
   const std::uint64_t data_size = available - header_len;
 
   struct Range {

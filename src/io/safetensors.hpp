@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "io/mapped_file.hpp"
+
 namespace encore::io {
 
 enum class DType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };
@@ -63,7 +65,7 @@ class SafetensorsFile {
 
   // Unmaps the file; every TensorView obtained from it dangles afterwards.
   void close();
-  bool is_open() const { return base_ != nullptr; }
+  bool is_open() const { return map_.data() != nullptr; }
 
   // nullptr when there is no tensor of that name.
   const TensorView* find(std::string_view name) const;
@@ -73,14 +75,13 @@ class SafetensorsFile {
   const std::vector<TensorView>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::filesystem::path& path() const { return path_; }
-  std::size_t file_size() const { return size_; }
+  std::size_t file_size() const { return map_.size(); }
 
  private:
   SafetensorsFile() = default;
 
   std::filesystem::path path_;
-  const std::byte* base_ = nullptr;  // start of the mapping
-  std::size_t size_ = 0;             // mapped length (the whole file)
+  MappedFile map_;                   // the whole file
   std::vector<TensorView> tensors_;  // sorted by name
   std::map<std::string, std::string> metadata_;
 };

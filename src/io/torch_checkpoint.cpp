@@ -1,18 +1,13 @@
 #include "io/torch_checkpoint.hpp"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <map>
 #include <optional>
 #include <utility>
 
 #include "encore/error.hpp"
+#include "io/mapped_file.hpp"
 #include "io/pickle.hpp"
 #include "io/zip_archive.hpp"
 
@@ -324,13 +319,6 @@ void check_bytes(const std::string& ctx, const StorageDecl& decl, std::size_t ha
                 " elements");
 }
 
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 }  // namespace
 
 TorchCheckpoint TorchCheckpoint::parse(std::span<const std::byte> bytes, std::string where,
@@ -450,39 +438,17 @@ TorchCheckpoint TorchCheckpoint::parse(std::span<const std::byte> bytes, std::st
 
 TorchCheckpoint TorchCheckpoint::open(const fs::path& path, const Options& options) {
   const std::string where = path.string();
-  const std::byte* base = nullptr;
-  std::size_t size = 0;
-  {
-    Fd fd;
-    fd.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd.fd < 0) {
-      if (errno == ENOENT) throw Error("PyTorch checkpoint '" + where + "' does not exist");
-      throw Error("cannot open '" + where + "': " + std::strerror(errno));
-    }
-    struct stat st {};
-    if (::fstat(fd.fd, &st) != 0)
-      throw Error("cannot stat '" + where + "': " + std::strerror(errno));
-    if (!S_ISREG(st.st_mode)) throw Error("'" + where + "' is not a regular file");
-    size = static_cast<std::size_t>(st.st_size);
-    if (size == 0) throw Error(where + ": empty file, not a PyTorch checkpoint");
-    void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.fd, 0);
-    if (m == MAP_FAILED) throw Error("cannot memory-map '" + where + "': " + std::strerror(errno));
-    base = static_cast<const std::byte*>(m);
-  }
-  try {
-    TorchCheckpoint c = parse({base, size}, where, options);
-    c.path_ = path;
-    c.map_ = base;
-    return c;
-  } catch (...) {
-    ::munmap(const_cast<std::byte*>(base), size);
-    throw;
-  }
+  MappedFile map = MappedFile::open(path, "PyTorch checkpoint");
+  if (map.size() == 0) throw Error(where + ": empty file, not a PyTorch checkpoint");
+  TorchCheckpoint c = parse(map.bytes(), where, options);  // `map` unmaps if this throws
+  c.path_ = path;
+  c.map_ = std::move(map);
+  return c;
 }
 
 TorchCheckpoint::TorchCheckpoint(TorchCheckpoint&& o) noexcept
     : path_(std::move(o.path_)),
-      map_(std::exchange(o.map_, nullptr)),
+      map_(std::move(o.map_)),
       size_(std::exchange(o.size_, 0)),
       open_(std::exchange(o.open_, false)),
       format_(o.format_),
@@ -496,7 +462,7 @@ TorchCheckpoint& TorchCheckpoint::operator=(TorchCheckpoint&& o) noexcept {
   if (this != &o) {
     close();
     path_ = std::move(o.path_);
-    map_ = std::exchange(o.map_, nullptr);
+    map_ = std::move(o.map_);
     size_ = std::exchange(o.size_, 0);
     open_ = std::exchange(o.open_, false);
     format_ = o.format_;
@@ -513,8 +479,7 @@ TorchCheckpoint::~TorchCheckpoint() {
 }
 
 void TorchCheckpoint::close() {
-  if (map_) ::munmap(const_cast<std::byte*>(map_), size_);
-  map_ = nullptr;
+  map_.reset();
   size_ = 0;
   open_ = false;
   tensors_.clear();

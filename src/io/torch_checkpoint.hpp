@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/mapped_file.hpp"
 #include "io/safetensors.hpp"
 
 namespace encore::io {
@@ -67,7 +68,7 @@ class TorchCheckpoint {
   TorchCheckpoint() = default;
 
   std::filesystem::path path_;
-  const std::byte* map_ = nullptr;  // our own mapping (open()), else nullptr
+  MappedFile map_;  // our own mapping (open()); empty for parse()
   std::size_t size_ = 0;
   bool open_ = false;
   std::string_view format_;
