@@ -24,7 +24,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-batch-tokens", o.max_batch_tokens, "Tokens per forward batch")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-forward-tokens", o.max_forward_tokens,
-                  "Tokens per forward pass: a batch runs as passes of this size (0: one pass)");
+                  "Tokens per forward pass; each pass is a batch whose requests reply when it ends "
+                  "(0: up to --max-batch-tokens)");
   cmd->add_option("--max-batch-requests", o.max_batch_requests,
                   "Requests per forward batch (default: no limit)")
       ->check(CLI::PositiveNumber);

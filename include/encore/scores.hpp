@@ -27,6 +27,9 @@ std::vector<float> label_scores(std::span<const float> logits, ProblemType probl
 // The `top_k` best labels (0: all), ties in label order; ids past `names` are "LABEL_<id>".
 std::vector<LabelScore> ranked_labels(std::span<const float> scores,
                                       const std::vector<std::string>& names, std::size_t top_k);
+// The same ranking as label ids, and the name of one id.
+std::vector<std::size_t> ranked_label_ids(std::span<const float> scores, std::size_t top_k);
+std::string label_name(const std::vector<std::string>& names, std::size_t id);
 
 // v / |v|; a zero vector stays zero.
 void normalize_l2(std::span<float> v);

@@ -28,19 +28,24 @@ std::vector<float> label_scores(std::span<const float> logits, ProblemType probl
   return s;
 }
 
-std::vector<LabelScore> ranked_labels(std::span<const float> scores,
-                                      const std::vector<std::string>& names, std::size_t top_k) {
+std::vector<std::size_t> ranked_label_ids(std::span<const float> scores, std::size_t top_k) {
   std::vector<std::size_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
-  const std::size_t k = top_k == 0 ? order.size() : std::min(top_k, order.size());
+  if (top_k != 0 && top_k < order.size()) order.resize(top_k);
+  return order;
+}
+
+std::string label_name(const std::vector<std::string>& names, std::size_t id) {
+  return id < names.size() ? names[id] : "LABEL_" + std::to_string(id);
+}
+
+std::vector<LabelScore> ranked_labels(std::span<const float> scores,
+                                      const std::vector<std::string>& names, std::size_t top_k) {
   std::vector<LabelScore> out;
-  out.reserve(k);
-  for (std::size_t i = 0; i < k; ++i) {
-    const std::size_t id = order[i];
-    out.push_back({id < names.size() ? names[id] : "LABEL_" + std::to_string(id), scores[id]});
-  }
+  for (const std::size_t id : ranked_label_ids(scores, top_k))
+    out.push_back({label_name(names, id), scores[id]});
   return out;
 }
 

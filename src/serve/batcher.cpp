@@ -59,8 +59,12 @@ BatcherStats Batcher::stats() const {
 }
 
 void Batcher::loop() {
+  // A batch is one forward pass: its requests reply as soon as it ends, and the clients'
+  // next requests queue while the following pass computes, so the model never idles between
+  // large batches waiting for replies to go out and new requests to arrive.
+  const std::size_t budget = limits_.forward_tokens();
   BatchOptions options;
-  options.max_batch_tokens = limits_.forward_tokens();
+  options.max_batch_tokens = budget;
   options.batch_size = std::size_t{1} << 30;  // the token budgets decide
   for (;;) {
     // A slice of one request's rows in this batch.
@@ -89,7 +93,7 @@ void Batcher::loop() {
         std::size_t take = 0;
         while (r->next + take < r->rows.size()) {
           const std::size_t n = r->rows[r->next + take].size();
-          if ((tokens > 0 || take > 0) && tokens + n > limits_.max_batch_tokens) break;
+          if ((tokens > 0 || take > 0) && tokens + n > budget) break;
           tokens += n;
           ++take;
         }
@@ -97,7 +101,7 @@ void Batcher::loop() {
         slices.push_back({r, r->next, take});
         r->next += take;
         if (r->next == r->rows.size()) queue_.pop_front();
-        if (tokens >= limits_.max_batch_tokens) break;
+        if (tokens >= budget) break;
       }
       running_ = slices.size();
       stats_.cancelled_rows += skipped;

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "serve/assets.hpp"
+#include "serve/replies.hpp"
 #include "serve/requests.hpp"
 
 namespace encore::serve {
@@ -30,6 +31,10 @@ double since(Clock::time_point t) {
 
 std::string dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+// A reply a route wrote itself (serve/replies.hpp).
+std::string dump(std::string&& written) {
+  return std::move(written);
 }
 
 // base64 of the little-endian float32 values (OpenAI's encoding_format "base64").
@@ -181,9 +186,14 @@ BatchResult Server::compute(std::vector<Encoding> rows, Call& call, bool hidden_
     throw HttpError(503, "Unhealthy", e.what());
   }
   // While it waits, a request watches its connection: a client gone away cancels the rows
-  // not yet computed. The socket is looked for only once a wait outlasts a short batch.
+  // not yet computed. The socket is looked for only once a wait outlasts a short batch, and
+  // the checks back off to 100 ms: each wake-up of a waiting handler preempts a compute
+  // thread on a busy machine (64 waiting clients polling every 20 ms woke 3,200 times a
+  // second).
   int fd = -2;
-  while (t.result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+  auto poll_every = std::chrono::milliseconds(20);
+  while (t.result.wait_for(poll_every) != std::future_status::ready) {
+    poll_every = std::min(poll_every * 2, std::chrono::milliseconds(100));
     if (fd == -2)
       fd = connection_socket(call.request->remote_addr, call.request->remote_port, port_);
     if (fd >= 0 && peer_closed(fd)) {
@@ -218,8 +228,7 @@ void Server::post(const std::string& path, Handler handler) {
                             std::to_string(options_.max_concurrent_requests) +
                             " concurrent requests");
       const json body = parse_body(req.body);
-      const json out = handler(body, call);
-      res.set_content(dump(out), "application/json");
+      res.set_content(dump(handler(body, call)), "application/json");
       auto ms = [](double s) {
         return std::to_string(static_cast<long long>(std::llround(s * 1000)));
       };
@@ -317,13 +326,13 @@ void Server::routes() {
     const auto t = truncation(body, options_.auto_truncate);
     const bool norm = bool_field(body, "normalize", true);
     auto result = compute(tokenize(std::move(inputs), t.truncate, t.left, call), call);
-    json out = json::array();
+    std::vector<std::span<const float>> rows;
     for (auto& r : result.rows) {
       auto& v = embedding(r);
       if (norm) normalize_l2(v);
-      out.push_back(v);
+      rows.emplace_back(v);
     }
-    return out;
+    return vector_rows(rows);
   });
 
   // TEI's /embed_all: every token's last hidden state, special tokens included.
@@ -373,7 +382,12 @@ void Server::routes() {
                 {"usage", {{"prompt_tokens", call.tokens}, {"total_tokens", call.tokens}}}};
   });
 
-  post("/predict", [this, classifier](const json& body, Call& call) {
+  std::vector<std::string> quoted_labels;
+  for (std::int64_t id = 0; id < model_->num_labels(); ++id)
+    quoted_labels.push_back(
+        json_string(label_name(model_->labels(), static_cast<std::size_t>(id))));
+  post("/predict", [this, classifier, reply = LabelReply(std::move(quoted_labels))](
+                       const json& body, Call& call) {
     if (!classifier)
       throw HttpError(424, "Backend", "this model has no classification head; use /embed");
     bool single = false;
@@ -381,17 +395,11 @@ void Server::routes() {
     const auto t = truncation(body, options_.auto_truncate);
     const bool raw = bool_field(body, "raw_scores", false);
     auto result = compute(tokenize(std::move(inputs), t.truncate, t.left, call), call);
-    const auto& names = model_->labels();
-    json out = json::array();
-    for (const auto& r : result.rows) {
-      const auto scores = label_scores(r.logits, model_->problem_type(),
-                                       raw ? ScoreFunction::None : ScoreFunction::Default);
-      json row = json::array();
-      for (const auto& l : ranked_labels(scores, names, 0))
-        row.push_back({{"score", l.score}, {"label", l.label}});
-      out.push_back(row);
-    }
-    return single ? out[0] : out;
+    std::vector<std::vector<float>> scores;
+    for (const auto& r : result.rows)
+      scores.push_back(label_scores(r.logits, model_->problem_type(),
+                                    raw ? ScoreFunction::None : ScoreFunction::Default));
+    return reply.write(scores, single);
   });
 
   post("/rerank", [this, classifier](const json& body, Call& call) {
@@ -524,6 +532,13 @@ void Server::routes() {
 }
 
 void Server::bind() {
+  // httplib's default also sets SO_REUSEPORT, with which a second server on the same port
+  // starts without error and silently takes a share of the connections: a port in use must
+  // refuse to start, so only SO_REUSEADDR (restart while old connections linger) is kept.
+  http_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   if (options_.port == 0) {
     port_ = http_->bind_to_any_port(options_.host);
   } else {

@@ -93,7 +93,7 @@ TEST(Batcher, SplitsARequestOverTheTokenBudgetAndKeepsItsOrder) {
   for (const auto& r : records) EXPECT_LE(r.tokens, limits.max_batch_tokens);
 }
 
-TEST(Batcher, ABatchRunsAsForwardPassesWithinTheirBudgetAndKeepsEveryRow) {
+TEST(Batcher, ABatchIsOneForwardPassWithinItsBudgetAndKeepsEveryRow) {
   const auto model = clinc_model();
   const auto rows = model->encode(clinc_texts(40));
   std::size_t longest = 0, total = 0;
@@ -105,7 +105,7 @@ TEST(Batcher, ABatchRunsAsForwardPassesWithinTheirBudgetAndKeepsEveryRow) {
   for (const std::size_t pass : {std::size_t{0}, longest, 3 * longest}) {
     SCOPED_TRACE(testing::Message() << "max_forward_tokens " << pass);
     BatchLimits limits;
-    limits.max_forward_tokens = pass;  // 0: one pass for the whole batch
+    limits.max_forward_tokens = pass;  // 0: up to max_batch_tokens in one pass
     std::vector<BatchRecord> records;
     Batcher batcher(model, limits);
     batcher.on_batch([&](const BatchRecord& r) { records.push_back(r); });
@@ -113,11 +113,48 @@ TEST(Batcher, ABatchRunsAsForwardPassesWithinTheirBudgetAndKeepsEveryRow) {
     ASSERT_EQ(out.size(), rows.size());
     for (std::size_t i = 0; i < rows.size(); ++i)
       EXPECT_LE(worst_diff(out[i], expected[i]), 1e-5f) << i;
-    // the batch itself is whole: one record with every row and token, however many passes
-    ASSERT_EQ(records.size(), 1u);
-    EXPECT_EQ(records[0].rows, rows.size());
-    EXPECT_EQ(records[0].tokens, total);
+    std::size_t seen_rows = 0, seen_tokens = 0;
+    for (const auto& r : records) {
+      if (pass) {
+        EXPECT_LE(r.tokens, pass);
+      }
+      seen_rows += r.rows;
+      seen_tokens += r.tokens;
+    }
+    EXPECT_EQ(seen_rows, rows.size());
+    EXPECT_EQ(seen_tokens, total);
+    if (pass == 0) {
+      EXPECT_EQ(records.size(), 1u);  // the whole request fits max_batch_tokens
+    } else {
+      EXPECT_GE(records.size(), (total + pass - 1) / pass);
+    }
   }
+}
+
+// Requests in an early pass reply when it ends, not when everything queued has run: the
+// clients' next requests then queue while the model computes.
+TEST(Batcher, ARequestRepliesWhenItsPassEndsNotWhenTheQueueIsEmpty) {
+  const auto model = clinc_model();
+  const auto rows = model->encode(clinc_texts(40));
+  std::size_t longest = 0;
+  for (const auto& r : rows) longest = std::max(longest, r.size());
+  BatchLimits limits;
+  limits.max_forward_tokens = longest;  // about one row per pass
+  std::shared_future<BatchResult> first;
+  std::atomic<std::size_t> batches{0};
+  std::atomic<bool> first_done_before_last_pass{false};
+  Batcher batcher(model, limits);
+  batcher.on_batch([&](const BatchRecord&) {
+    // Called after each pass, before its replies; `first` is set before `rest` is queued.
+    if (++batches > 1 && first.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+      first_done_before_last_pass = true;
+  });
+  first = batcher.submit({rows[0]}).result.share();
+  auto rest = batcher.submit(std::vector<Encoding>(rows.begin() + 1, rows.end()));
+  EXPECT_EQ(rest.result.get().rows.size(), rows.size() - 1);
+  EXPECT_EQ(first.get().rows.size(), 1u);
+  EXPECT_GT(batches.load(), 2u);
+  EXPECT_TRUE(first_done_before_last_pass.load()) << "the first request waited for the queue";
 }
 
 TEST(Batcher, OneRequestPerBatchWhenAsked) {
