@@ -61,10 +61,11 @@ class StateDictReader {
   StateDictReader(const std::string& where, std::map<std::string, StorageDecl>& storages)
       : where_(where), storages_(storages) {}
 
-  std::vector<PendingTensor> read(const Value& root) {
-    if (root.kind != Kind::Dict)
+  std::vector<PendingTensor> read(const Value& file_root) {
+    if (file_root.kind != Kind::Dict)
       throw Error(where_ + ": expected a state dict (a dict of tensors), found a " +
-                  std::string(pickle::kind_name(root.kind)));
+                  std::string(pickle::kind_name(file_root.kind)));
+    const Value& root = unwrap(file_root);
     // In file order, so that errors name the first bad tensor; a repeated key: the last
     // value wins, as in Python.
     std::vector<PendingTensor> out;
@@ -81,12 +82,36 @@ class StateDictReader {
       else
         out[it->second] = std::move(t);
     }
+    if (out.empty()) {
+      std::string keys;
+      for (const auto& [k, v] : root.entries)
+        if (k->kind == Kind::String && keys.size() < 200)
+          keys += (keys.empty() ? "" : ", ") + squote(k->str);
+      throw Error(where_ + ": no tensors in the state dict (its keys: " +
+                  (keys.empty() ? "none" : keys) + ")");
+    }
     return out;
   }
 
  private:
   static bool is_tensor(const Value& v) {
     return v.kind == Kind::Call && v.items[0]->name.starts_with("_rebuild_");
+  }
+
+  static bool holds_tensors(const Value& d) {
+    return d.kind == Kind::Dict && std::any_of(d.entries.begin(), d.entries.end(),
+                                               [](const auto& e) { return is_tensor(*e.second); });
+  }
+
+  // A training checkpoint wraps the weights beside other state, e.g. torch.save({"epoch": 3,
+  // "state_dict": model.state_dict(), "optimizer": ...}): a dict without tensors of its own
+  // is looked into under the keys such scripts use (the first that holds tensors).
+  static const Value& unwrap(const Value& root) {
+    if (holds_tensors(root)) return root;
+    for (const char* key : {"state_dict", "model_state_dict", "model", "module", "net"})
+      for (const auto& [k, v] : root.entries)
+        if (k->kind == Kind::String && k->str == key && holds_tensors(*v)) return *v;
+    return root;
   }
 
   [[noreturn]] void bad(const std::string& name, const std::string& what) const {

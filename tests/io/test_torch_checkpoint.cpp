@@ -208,6 +208,53 @@ TEST(TorchCheckpointFixtures, EveryFolderMatchesItsSafetensorsTwin) {
   EXPECT_EQ(seen.size(), twins().size());
 }
 
+// A training script's checkpoint: torch.save({"epoch": ..., "state_dict": model.state_dict(),
+// "optimizer": ...}). Built from the legacy fixture by wrapping its state-dict pickle (memo
+// indices are unchanged: the wrapper memoizes nothing), beside the fixture's config.
+TEST(TorchCheckpointFixtures, WrappedTrainingCheckpointIsUnwrapped) {
+  const fs::path src = checkpoints() / "distilbert-cls-legacy";
+  const std::string file = test::slurp(src / "pytorch_model.bin");
+  const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(file.data()),
+                                         file.size());
+  std::size_t pos = 0;
+  for (int i = 0; i < 3; ++i)  // magic number, protocol version, sys_info
+    pos += pickle::unpickle(bytes.subspan(pos), "fixture").end_offset();
+  const std::size_t dict_end = pos + pickle::unpickle(bytes.subspan(pos), "fixture").end_offset();
+  ASSERT_EQ(file.substr(pos, 2), "\x80\x02");
+  ASSERT_EQ(file[dict_end - 1], '.');
+  const std::string body = file.substr(pos + 2, dict_end - pos - 3);  // without PROTO and STOP
+  for (const std::string key : {"state_dict", "model_state_dict"}) {
+    SCOPED_TRACE(key);
+    P w;
+    w.proto().op('}').mark().str("epoch").integer(3);
+    w.str("optimizer")
+        .op('}')
+        .mark()
+        .str("lr")
+        .op('G')
+        .raw(std::string("\x3f\x1a\x36\xe2\xeb\x1c\x43\x2d", 8));
+    w.op('u');  // the optimizer's state: no tensors, nothing to read
+    w.str(key).raw(body).op('u').stop();
+    const fs::path dir = test::temp_dir("wrapped_" + key);
+    for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json",
+                          "special_tokens_map.json", "vocab.txt"})
+      fs::copy_file(src / f, dir / f);
+    test::write_file(dir / "checkpoint.pth", file.substr(0, pos) + w.b + file.substr(dict_end));
+    const auto ckpt = WeightStore::open(dir);
+    EXPECT_EQ(ckpt.source(), dir / "checkpoint.pth");
+    expect_same_weights(ckpt, WeightStore::open(twins().at("distilbert-cls-legacy")));
+    fs::remove_all(dir);
+  }
+  // A wrapper without weights under any of those keys is refused with what it holds.
+  P none;
+  none.proto().op('}').mark().str("epoch").integer(3).str("weights").op('}').op('u').stop();
+  expect_error(
+      [&] {
+        parse(make_zip({{"a/data.pkl", none.b}}));
+      },
+      {"no tensors in the state dict", "'epoch', 'weights'"});
+}
+
 TEST(TorchCheckpointFixtures, ClincBertMiniBinIsF32UpcastOfF16) {
   const auto ckpt = WeightStore::open(checkpoints() / "clinc-bert-mini-bin");
   const auto twin = WeightStore::open(test::shared_dir() / "models" / "clinc-bert-mini");
