@@ -186,11 +186,12 @@ Agreement agreement(const std::string& name, Precision p) {
   return a;
 }
 
-// Measured on these random-weight folders (AMD EPYC Zen 4, this commit): BF16 min token cosine
-// 0.99882 (distilbert-cls) to 0.99998, INT8 dynamic 0.9923 to 0.9998, INT8 static 0.930
-// (modernbert-cls: per-tensor static ranges on its GeGLU output) and 0.987 (distilbert-cls)
-// to 0.9993. The bounds below sit under those figures; the 0.999 / 0.99 hold for 12 of
-// 13 folders in BF16 and all in INT8 dynamic (`--precision int8`).
+// Measured on these random-weight folders (AMD EPYC Zen 4): BF16 min token cosine 0.99882
+// (distilbert-cls) to 0.99998, INT8 dynamic 0.9923 to 0.9998, INT8 static 0.987
+// (distilbert-cls) to 0.9993. modernbert-cls static was 0.930 until its QKV input and GeGLU
+// product kept per-token scales (AMD EPYC Zen 5, 2026-12-04: 0.9895). The bounds below sit under
+// those figures; the 0.999 / 0.99 hold for 12 of 13 folders in BF16 and all in INT8 dynamic
+// (`--precision int8`).
 TEST_P(ArchitectureVsReference, Bf16TokenCosineAndDecisiveArgmax) {
   if (!kernels::cpu_has_native_bf16()) GTEST_SKIP() << "this CPU has no BF16 instructions";
   const Agreement a = agreement(GetParam(), Precision::BF16);
@@ -209,7 +210,8 @@ TEST_P(ArchitectureVsReference, Int8TokenCosineAndDecisiveArgmax) {
     // (AVX2, no VNNI), 2026-12-02: INT8 dynamic 0.9717 (deberta-v3-cls) to 0.9989, static
     // 0.914 (modernbert-cls) and 0.968 (distilbert-cls) to 0.9985; decisive argmax 100%.
     const bool vnni = kernels::cpu_has_vnni();
-    const double bound = p == Precision::Int8Dynamic ? (vnni ? 0.99 : 0.965) : (vnni ? 0.92 : 0.90);
+    const double bound =
+        p == Precision::Int8Dynamic ? (vnni ? 0.99 : 0.965) : (vnni ? 0.985 : 0.90);
     EXPECT_GE(a.min_token_cosine, bound) << to_string(p);
     EXPECT_GE(static_cast<double>(a.decisive_same), 0.99 * static_cast<double>(a.decisive_rows))
         << to_string(p);
