@@ -28,8 +28,10 @@ void embed_tokens(const std::int32_t* ids, const std::int32_t* positions,
   for (std::int64_t t = 0; t < tokens; ++t) {
     float* row = out + t * hidden;
     const float* w = word + static_cast<std::int64_t>(ids[t]) * hidden;
-    const float* p = position ? position + static_cast<std::int64_t>(positions[t]) * hidden : nullptr;
-    const float* k = token_type ? token_type + static_cast<std::int64_t>(type_ids[t]) * hidden : nullptr;
+    const float* p =
+        position ? position + static_cast<std::int64_t>(positions[t]) * hidden : nullptr;
+    const float* k =
+        token_type ? token_type + static_cast<std::int64_t>(type_ids[t]) * hidden : nullptr;
     if (p && k) {
       sum3(w, p, k, hidden, row);
     } else if (p || k) {
@@ -38,7 +40,7 @@ void embed_tokens(const std::int32_t* ids, const std::int32_t* positions,
       std::copy_n(w, hidden, row);
     }
   }
-  add_layer_norm(out, nullptr, gamma, beta, eps, tokens, hidden, out);
+  if (gamma) add_layer_norm(out, nullptr, gamma, beta, eps, tokens, hidden, out);
 }
 
 }  // namespace encore::kernels

@@ -190,6 +190,10 @@ Architecture deberta_v2() {
   n.conv_norm = "encoder.conv.LayerNorm";
   n.head_dense = "pooler.dense";  // ContextPooler: dense -> act on token 0
   n.classifier = "classifier";
+  n.embedding_projection = "embeddings.embed_proj";
+  a.embedding_size = true;
+  a.projection_before_norm = true;
+  a.projection_bias = false;
   a.default_type_vocab_size = 0;
   a.positions_flag = "position_biased_input";
   a.attention = AttentionKind::Disentangled;

@@ -79,12 +79,17 @@ struct Architecture {
   // RoBERTa, XLM-R, CamemBERT, MPNet number positions from padding_idx + 1 and give padding
   // tokens position padding_idx (transformers' create_position_ids_from_input_ids).
   bool positions_after_padding = false;
-  bool token_types = true;      // a token-type table exists (when type_vocab_size > 0)
+  bool token_types = true;  // a token-type table exists (when type_vocab_size > 0)
   std::int64_t default_type_vocab_size = 2;
   // Config field that must be true for the learned positions to be added (DeBERTa's
   // position_biased_input); nullptr: always added.
   const char* positions_flag = nullptr;
   bool embedding_size = false;  // "embedding_size" may differ from hidden_size (ELECTRA, ALBERT)
+  // Where the E -> H projection sits when they differ: after the embeddings' LayerNorm (over
+  // E; ELECTRA, ALBERT, with a bias) or before it (the norm is over H; DeBERTa's embed_proj,
+  // without a bias).
+  bool projection_before_norm = false;
+  bool projection_bias = true;
   NormPlacement norm = NormPlacement::Post;
   AttentionKind attention = AttentionKind::Plain;
   bool gated_ffn = false;     // ffn_in produces [value | gate] halves: act(value) * gate

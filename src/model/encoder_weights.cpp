@@ -87,7 +87,8 @@ class Loader {
       scale.data[row0 + static_cast<std::size_t>(r)] = sc[static_cast<std::size_t>(r)];
       for (std::int64_t c = 0; c < cols; ++c) {
         const auto q = static_cast<std::int8_t>(t.data[r * cols + c]);
-        dst.data[offset + static_cast<std::size_t>(r * cols + c)] = static_cast<float>(q) * sc[static_cast<std::size_t>(r)];
+        dst.data[offset + static_cast<std::size_t>(r * cols + c)] =
+            static_cast<float>(q) * sc[static_cast<std::size_t>(r)];
       }
     }
     account(t);
@@ -186,10 +187,14 @@ EncoderWeights EncoderWeights::load(const io::WeightStore& store, const EncoderC
     w.position_embeddings = l.load(n.position + ".weight", {c.max_position_embeddings, E});
   if (c.type_vocab_size > 0)
     w.token_type_embeddings = l.load(n.token_type + ".weight", {c.type_vocab_size, E});
-  norm(n.embedding_norm, E, c.norm_bias, w.embeddings_ln_weight, w.embeddings_ln_bias);
-  if (!n.embedding_projection.empty() && E != H) {  // transformers adds it only then
+  const bool project = !n.embedding_projection.empty() && E != H;  // transformers adds it only then
+  const bool norm_over_h = project && c.arch->projection_before_norm;
+  norm(n.embedding_norm, norm_over_h ? H : E, c.norm_bias, w.embeddings_ln_weight,
+       w.embeddings_ln_bias);
+  if (project) {
     w.embedding_projection_weight = l.load(n.embedding_projection + ".weight", {H, E});
-    w.embedding_projection_bias = l.load(n.embedding_projection + ".bias", {H});
+    if (c.arch->projection_bias)
+      w.embedding_projection_bias = l.load(n.embedding_projection + ".bias", {H});
   } else if (E != H) {
     throw Error(c.source.string() + ": embedding_size " + std::to_string(E) +
                 " differs from hidden_size " + std::to_string(H));
@@ -244,14 +249,13 @@ EncoderWeights EncoderWeights::load(const io::WeightStore& store, const EncoderC
                         " mixes I8 and floating-point query/key/value weights");
     }
     if (!c.attention_bias) L.qkv_bias = HostTensor();
-    L.attn_output_weight = l.load_linear(p + n.attention_output + ".weight", {H, H},
-                                         L.attn_output_weight_scale);
+    L.attn_output_weight =
+        l.load_linear(p + n.attention_output + ".weight", {H, H}, L.attn_output_weight_scale);
     if (c.attention_bias) L.attn_output_bias = l.load(p + n.attention_output + ".bias", {H});
     // ModernBERT's first layer normalises nothing: its input is the embeddings' norm.
     L.has_attn_ln = c.arch->norm == NormPlacement::Post ||
                     l.lookup(p + n.attention_norm + ".weight") != nullptr;
-    if (L.has_attn_ln)
-      norm(p + n.attention_norm, H, c.norm_bias, L.attn_ln_weight, L.attn_ln_bias);
+    if (L.has_attn_ln) norm(p + n.attention_norm, H, c.norm_bias, L.attn_ln_weight, L.attn_ln_bias);
     L.intermediate_weight =
         l.load_linear(p + n.ffn_in + ".weight", {ffn_rows, H}, L.intermediate_weight_scale);
     if (c.mlp_bias) L.intermediate_bias = l.load(p + n.ffn_in + ".bias", {ffn_rows});

@@ -269,6 +269,103 @@ TEST(Albert, SharedLayersArePackedOnce) {
             3);
 }
 
+// DeBERTa with embedding_size != hidden_size: LayerNorm(embed_proj(word [+ position]
+// [+ token type])) over H, embed_proj without bias (transformers' DebertaV2Embeddings).
+// The projection is linear, so a folder whose E-wide tables are projected by P must give the
+// outputs of the same folder with E = H and tables already multiplied by P^T: no reference
+// needed. Both folders are built from deberta-v3-cls / deberta-v2-conv-cls with random tables.
+class DebertaEmbeddingProjection : public testing::TestWithParam<std::string> {};
+
+TEST_P(DebertaEmbeddingProjection, EqualsTheFolderWithProjectedTables) {
+  const fs::path src = model_dir(GetParam());
+  nlohmann::json config = nlohmann::json::parse(test::slurp(src / "config.json"));
+  const std::int64_t H = config["hidden_size"].get<std::int64_t>(), E = H / 2 + 8;
+  const fs::path projected = test::temp_dir("deberta_proj_" + GetParam());
+  const fs::path premultiplied = test::temp_dir("deberta_premul_" + GetParam());
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.is_regular_file() && e.path().filename() != "model.safetensors" &&
+        e.path().filename() != "config.json") {
+      fs::copy_file(e.path(), projected / e.path().filename());
+      fs::copy_file(e.path(), premultiplied / e.path().filename());
+    }
+  test::write_file(premultiplied / "config.json", config.dump(2));
+  config["embedding_size"] = E;
+  test::write_file(projected / "config.json", config.dump(2));
+
+  const std::vector<float> proj = test::normal_vector(static_cast<std::size_t>(H * E), 7, 0.2f);
+  const auto st = io::SafetensorsFile::open(src / "model.safetensors");
+  io::SafetensorsWriter a, b, bad;  // bad: the projection transposed
+  int tables = 0;
+  unsigned seed = 11;
+  for (const auto& t : st.tensors()) {
+    const bool table = t.name.find("deberta.embeddings.") == 0 &&
+                       t.name.find("_embeddings.weight") != std::string::npos;
+    if (!table) {
+      const std::vector<float> v = io::to_float32(t);
+      a.add_f32(t.name, t.shape, v);
+      b.add_f32(t.name, t.shape, v);
+      bad.add_f32(t.name, t.shape, v);
+      continue;
+    }
+    ++tables;
+    const std::int64_t rows = t.shape[0];
+    const std::vector<float> small =
+        test::normal_vector(static_cast<std::size_t>(rows * E), seed++);
+    std::vector<float> full(static_cast<std::size_t>(rows * H));
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t h = 0; h < H; ++h) {
+        double acc = 0;
+        for (std::int64_t k = 0; k < E; ++k)
+          acc += static_cast<double>(small[static_cast<std::size_t>(r * E + k)]) *
+                 proj[static_cast<std::size_t>(h * E + k)];
+        full[static_cast<std::size_t>(r * H + h)] = static_cast<float>(acc);
+      }
+    a.add_f32(t.name, {rows, E}, small);
+    bad.add_f32(t.name, {rows, E}, small);
+    b.add_f32(t.name, {rows, H}, full);
+  }
+  ASSERT_GE(tables, 1);
+  a.add_f32("deberta.embeddings.embed_proj.weight", {H, E}, proj);
+  bad.add_f32("deberta.embeddings.embed_proj.weight", {E, H}, proj);
+  a.write(projected / "model.safetensors");
+  b.write(premultiplied / "model.safetensors");
+
+  const auto& inputs = reference(GetParam()).inputs;
+  const auto with_projection = Model::load(projected)->forward(inputs);
+  const auto reference_rows = Model::load(premultiplied)->forward(inputs);
+  const auto original = Model::load(src)->forward(inputs);
+  ASSERT_EQ(with_projection.size(), reference_rows.size());
+  float worst = 0, changed = 0;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    worst = std::max(worst, max_abs_diff(with_projection[i].last_hidden_state,
+                                         reference_rows[i].last_hidden_state));
+    worst = std::max(worst, max_abs_diff(with_projection[i].logits, reference_rows[i].logits));
+    changed = std::max(
+        changed, max_abs_diff(with_projection[i].last_hidden_state, original[i].last_hidden_state));
+  }
+  EXPECT_LE(worst, 1e-4f);
+  EXPECT_GE(changed, 1e-2f);  // the new tables reach the outputs
+  std::printf("[ %s, embedding_size %lld ] max-abs vs pre-projected tables %.3g\n",
+              GetParam().c_str(), static_cast<long long>(E), worst);
+
+  // A projection weight of the wrong shape is refused, naming the tensor.
+  bad.write(premultiplied / "model.safetensors");
+  fs::copy_file(projected / "config.json", premultiplied / "config.json",
+                fs::copy_options::overwrite_existing);
+  test::expect_error([&] { Model::load(premultiplied); }, {"embed_proj"});
+  fs::remove_all(projected);
+  fs::remove_all(premultiplied);
+}
+
+INSTANTIATE_TEST_SUITE_P(Arch, DebertaEmbeddingProjection,
+                         testing::Values("deberta-v3-cls", "deberta-v2-conv-cls"),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           std::string n = info.param;
+                           for (auto& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
+
 INSTANTIATE_TEST_SUITE_P(Arch, ArchitectureVsReference,
                          testing::Values("distilbert-cls", "distilbert-st", "roberta-cls-f16",
                                          "xlmr-cls", "xlmr-st", "camembert-cls", "xlmr-reranker",
