@@ -132,6 +132,7 @@ struct Agreement {
   std::size_t argmax_same = 0, argmax_rows = 0;
   // Rows whose reference top-2 logit margin is at least kDecisiveMargin.
   std::size_t decisive_same = 0, decisive_rows = 0;
+  float widest_flip = 0;  // the largest reference top-2 margin among rows whose argmax flipped
 };
 
 // These models' weights are random, so some rows' top two logits are nearly tied (margins of
@@ -176,6 +177,7 @@ Agreement agreement(const std::string& name, Precision p) {
         a.argmax_same += same;
         std::vector<float> sorted = logits;
         std::sort(sorted.rbegin(), sorted.rend());
+        if (!same) a.widest_flip = std::max(a.widest_flip, sorted[0] - sorted[1]);
         if (sorted[0] - sorted[1] >= kDecisiveMargin) {
           ++a.decisive_rows;
           a.decisive_same += same;
@@ -199,9 +201,11 @@ TEST_P(ArchitectureVsReference, Bf16TokenCosineAndDecisiveArgmax) {
   const Agreement a = agreement(GetParam(), Precision::BF16);
   EXPECT_GE(a.min_token_cosine, 0.998);
   EXPECT_GE(static_cast<double>(a.decisive_same), 0.99 * static_cast<double>(a.decisive_rows));
-  std::printf("[ bf16 %s ] min token cosine %.6f, argmax %zu/%zu (decisive rows %zu/%zu)\n",
-              GetParam().c_str(), a.min_token_cosine, a.argmax_same, a.argmax_rows, a.decisive_same,
-              a.decisive_rows);
+  std::printf(
+      "[ bf16 %s ] min token cosine %.6f, argmax %zu/%zu (decisive rows %zu/%zu, widest flipped "
+      "margin %.4f)\n",
+      GetParam().c_str(), a.min_token_cosine, a.argmax_same, a.argmax_rows, a.decisive_same,
+      a.decisive_rows, a.widest_flip);
 }
 
 TEST_P(ArchitectureVsReference, Int8TokenCosineAndDecisiveArgmax) {
@@ -217,9 +221,11 @@ TEST_P(ArchitectureVsReference, Int8TokenCosineAndDecisiveArgmax) {
     EXPECT_GE(a.min_token_cosine, bound) << to_string(p);
     EXPECT_GE(static_cast<double>(a.decisive_same), 0.99 * static_cast<double>(a.decisive_rows))
         << to_string(p);
-    std::printf("[ %s %s ] min token cosine %.6f, argmax %zu/%zu (decisive rows %zu/%zu)\n",
-                to_string(p).c_str(), GetParam().c_str(), a.min_token_cosine, a.argmax_same,
-                a.argmax_rows, a.decisive_same, a.decisive_rows);
+    std::printf(
+        "[ %s %s ] min token cosine %.6f, argmax %zu/%zu (decisive rows %zu/%zu, widest flipped "
+        "margin %.4f)\n",
+        to_string(p).c_str(), GetParam().c_str(), a.min_token_cosine, a.argmax_same, a.argmax_rows,
+        a.decisive_same, a.decisive_rows, a.widest_flip);
   }
 }
 
