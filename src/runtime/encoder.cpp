@@ -225,11 +225,9 @@ Encoder::Encoder(const EncoderConfig& config, EncoderWeights w, int threads,
   token_type_ = std::move(w.token_type_embeddings);
   emb_ln_g_ = std::move(w.embeddings_ln_weight);
   emb_ln_b_ = std::move(w.embeddings_ln_bias);
-  if (!w.embedding_projection_weight.empty()) {
+  if (!w.embedding_projection_weight.empty())
     emb_proj_ =
         pack(w.embedding_projection_weight, w.embedding_projection_bias, kernels::Activation::None);
-    norm_after_proj_ = config.arch->projection_before_norm;
-  }
   relative_bias_ = std::move(w.relative_bias);
   final_g_ = std::move(w.final_norm_weight);
   final_b_ = std::move(w.final_norm_bias);
@@ -576,13 +574,15 @@ Encoder::Outputs Encoder::forward(const PackedBatch& batch, Context& ctx, bool w
   {
     ProfileScope p("op", "embeddings");
     float* emb = emb_proj_ ? base + ap.emb : x;
+    // DeBERTa: LayerNorm(embed_proj(sum)), over H; the others normalize the sum, over E.
+    const bool norm_after_proj = emb_proj_ && arch.projection_before_norm;
     kernels::embed_tokens(batch.ids.data(), pos, batch.type_ids.data(), T, word_.data.data(),
                           position_.empty() ? nullptr : position_.data.data(),
                           token_type_.empty() ? nullptr : token_type_.data.data(),
-                          norm_after_proj_ ? nullptr : emb_ln_g_.data.data(), emb_ln_b_.data.data(),
+                          norm_after_proj ? nullptr : emb_ln_g_.data.data(), emb_ln_b_.data.data(),
                           eps, static_cast<std::int32_t>(E_), emb);
     if (emb_proj_) emb_proj_->forward(emb, T, x, stream, scr);
-    if (norm_after_proj_)
+    if (norm_after_proj)
       kernels::add_layer_norm(x, nullptr, emb_ln_g_.data.data(), emb_ln_b_.data.data(), eps, T, H_,
                               x);
     if (conv_) std::copy_n(x, T * H_, base + ap.emb_out);  // the conv reads the layer-0 input

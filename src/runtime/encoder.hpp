@@ -143,8 +143,7 @@ class Encoder {
   int threads_;
   HostTensor word_, position_, token_type_, emb_ln_g_, emb_ln_b_;
   std::unique_ptr<kernels::Linear> emb_proj_;
-  bool norm_after_proj_ = false;  // DeBERTa: LayerNorm(embed_proj(sum)), over H
-  HostTensor relative_bias_;      // [buckets, heads]
+  HostTensor relative_bias_;  // [buckets, heads]
   // DeBERTa's ConvLayer after layer 0: the K kernel taps as one [K*H, H] linear, then
   // bias, activation, residual LayerNorm.
   std::unique_ptr<kernels::Linear> conv_;
