@@ -1,5 +1,6 @@
 #include "core/weight_memory.hpp"
 
+#include <immintrin.h>
 #include <sys/mman.h>
 
 #include <cstdlib>
@@ -40,6 +41,13 @@ void* allocate_weight_memory(std::size_t bytes) {
 
 void free_weight_memory(void* p) noexcept {
   std::free(p);
+}
+
+void evict_from_caches(const void* p, std::size_t bytes) noexcept {
+  // clflush is SSE2, baseline x86-64.
+  const auto* c = static_cast<const char*>(p);
+  for (std::size_t off = 0; off < bytes; off += 64) _mm_clflush(c + off);
+  _mm_mfence();
 }
 
 }  // namespace encore

@@ -13,4 +13,9 @@ namespace encore {
 void* allocate_weight_memory(std::size_t bytes);
 void free_weight_memory(void* p) noexcept;
 
+// Drops these bytes from every cache level (clflush), so that the next read streams them from
+// memory, as a forward of a model larger than the last-level cache does: kernel timings at
+// few rows must see that, not a layer whose weights a previous timing run left in L3.
+void evict_from_caches(const void* p, std::size_t bytes) noexcept;
+
 }  // namespace encore

@@ -136,6 +136,7 @@ class Linear {
                             const char* env_name, const std::string& own_name,
                             bool only_own_is_batch_invariant = false);
   double time_forward(std::int64_t rows) const;
+  void evict_packed_weights() const;
   // Row stride of the u8 input: encore's kernels want k padded to 64.
   std::int64_t int8_ld() const { return own_ ? own_->padded_k() : in_; }
 
