@@ -11,8 +11,9 @@
 #   FRESH_MIRROR=URL     Debian mirror (default: read from this machine's apt sources)
 #   FRESH_KEEP=1         keep the chroot afterwards (its path is printed)
 set -euo pipefail
-project=$(cd "$(dirname "$0")/.." && pwd)
-shared=$(cd "$project/../shared" 2>/dev/null && pwd || true)
+# -P: a ../shared that is a symbolic link is copied as the directory it points to.
+project=$(cd "$(dirname "$0")/.." && pwd -P)
+shared=$(cd "$project/../shared" 2>/dev/null && pwd -P || true)
 skip() {
   echo "fresh_machine_check: WARNING: skipped: $*" >&2
   exit 77
