@@ -41,10 +41,10 @@ tag=localhost/encore:check
 start=$SECONDS
 
 if ! command -v podman >/dev/null || ! command -v runc >/dev/null; then
+  # With its recommends (catatonit for kube play's pause image, netavark, iptables, slirp4netns).
   echo "$name: installing podman and runc"
   { apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc \
-      containernetworking-plugins >/dev/null; } || skip "could not install podman (no package mirror)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null; } || skip "could not install podman (no package mirror)"
 fi
 
 # Without CAP_SYS_RESOURCE (this sandbox) a container's rlimits may not exceed ours, and podman
