@@ -227,13 +227,14 @@ Linear::Linear(const float* weight, const float* bias, int in_features, int out_
   // Against brgemm, timed; gemm:jit (a plain layout was chosen: no AVX-512) sums a row's k
   // terms in an order that depends on the row count, so there encore's kernel runs untimed.
   if (precision_ == LinearPrecision::FP32 && fp32_gemm_supported())
-    choose_own_or_onednn(own_f32_, weight, "ENCORE_FP32_KERNEL", "own", !layout_.empty());
+    choose_own_or_onednn(own_f32_, weight, "ENCORE_FP32_KERNEL", "own", !layout_.empty(),
+                         kFp32OneDnnMargin);
 }
 
 template <class Packed>
 void Linear::choose_own_or_onednn(std::unique_ptr<Packed>& slot, const float* weight,
                                   const char* env_name, const std::string& own_name,
-                                  bool only_own_is_batch_invariant) {
+                                  bool only_own_is_batch_invariant, double onednn_margin) {
   const char* e = std::getenv(env_name);
   const std::string env = e ? e : "";
   const std::string forced = env == "onednn" || env == own_name ? env
@@ -249,7 +250,8 @@ void Linear::choose_own_or_onednn(std::unique_ptr<Packed>& slot, const float* we
       [&](const std::string& c) {
         if (c == own_name) std::swap(own, slot);  // forward() runs the own kernel when set
         const double score = std::log(std::max(time_forward(16), 1e-9)) +
-                             std::log(std::max(time_forward(512), 1e-9));
+                             std::log(std::max(time_forward(512), 1e-9)) +
+                             (c == own_name ? 0.0 : std::log(onednn_margin));
         if (c == own_name) std::swap(own, slot);
         return score;
       },

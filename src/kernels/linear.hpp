@@ -131,10 +131,16 @@ class Linear {
   // whichever timed faster for this shape (geometric mean over 16 and 512 rows, the whole
   // forward), or encore's without timing when `only_own_is_batch_invariant`; `env_name` may
   // force "onednn" or `own_name`. Keeps only the winner's weights.
+  // `onednn_margin`: oneDNN wins only if its score beats encore's by this factor.
   template <class Packed>
   void choose_own_or_onednn(std::unique_ptr<Packed>& slot, const float* weight,
                             const char* env_name, const std::string& own_name,
-                            bool only_own_is_batch_invariant = false);
+                            bool only_own_is_batch_invariant = false, double onednn_margin = 1.0);
+  // FP32 on AVX-512: the two timed alike within the timing's run-to-run noise (two `encore
+  // tune` runs on Zen 4 flipped BERT-base's 768x768 and 3072x768 choices, by 0.3-1.5%), while
+  // in the whole forward encore's kernel was the faster at every shape (1x16 15.5 vs 16.0 ms,
+  // 8x128 824 vs 840 ms, 3 alternating runs each). So oneDNN must be 5% faster to be chosen.
+  static constexpr double kFp32OneDnnMargin = 1.05;
   double time_forward(std::int64_t rows) const;
   void evict_packed_weights() const;
   // Row stride of the u8 input: encore's kernels want k padded to 64.
