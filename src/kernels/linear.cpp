@@ -266,10 +266,10 @@ void Linear::choose_own_or_onednn(std::unique_ptr<Packed>& slot, const float* we
 }
 
 // One whole forward (conversion included) on `rows` rows, best of 3 after a warm-up. At few
-// rows each run first evicts the packed weights from the caches: in a forward of BERT-base
-// (340 MB of weights) every layer's weights come from memory, and timed warm from L3 the
-// two candidates looked alike (16 x 3072 -> 768 on Zen 4: 344 vs 365 us) while in the forward
-// encore's kernel, which streams memory evenly, was the faster (1x16: 16.1 vs 16.7 ms).
+// rows each run first evicts the packed weights from the caches, because in a forward of
+// BERT-base (340 MB of weights) every layer's weights come from memory, not from the L3 that a
+// previous run filled. (Even so, on Zen 4 the FP32 candidates still timed within the noise of
+// each other, hence kFp32OneDnnMargin.)
 double Linear::time_forward(std::int64_t rows) const {
   const bool cold = rows <= 16;
   std::vector<float> x(static_cast<std::size_t>(rows) * in_),
