@@ -185,8 +185,8 @@ podman kube play "$work/deployment.yaml" >"$work/play.log" 2>&1 || {
   cat "$work/play.log" >&2
   fail "podman kube play"
 }
-ctr=$(podman ps --filter label=io.kubernetes.pod.name --format '{{.Names}}' | grep -- '-encore$' | head -n 1 || true)
-[ -n "$ctr" ] || ctr=$(podman ps --format '{{.Names}}' | grep -- '-encore$' | head -n 1 || true)
+# kube play names the container <pod>-<container>: encore-pod-0-encore.
+ctr=$(podman ps --format '{{.Names}}' | grep -- '-encore$' | head -n 1 || true)
 [ -n "$ctr" ] || fail "no encore container after kube play"
 wait_health "http://127.0.0.1:8080" 120 || {
   podman logs "$ctr" >&2 || true

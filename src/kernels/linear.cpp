@@ -290,10 +290,14 @@ double Linear::time_forward(std::int64_t rows) const {
   return best;
 }
 
+// The weights forward() reads: an own kernel's when one is set, else oneDNN's.
 void Linear::evict_packed_weights() const {
-  if (own_bf16_) evict_from_caches(own_bf16_->data(), own_bf16_->bytes());
-  if (own_f32_) evict_from_caches(own_f32_->data(), own_f32_->bytes());
-  if (weights_) evict_from_caches(weights_.get_data_handle(), weights_.get_desc().get_size());
+  if (own_bf16_)
+    evict_from_caches(own_bf16_->data(), own_bf16_->bytes());
+  else if (own_f32_)
+    evict_from_caches(own_f32_->data(), own_f32_->bytes());
+  else if (weights_)
+    evict_from_caches(weights_.get_data_handle(), weights_.get_desc().get_size());
 }
 
 // Times oneDNN's matmul with the weights in `layout` at a small (online) and a large (batch)
